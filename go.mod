@@ -1,0 +1,3 @@
+module github.com/autodrop-go/autodrop
+
+go 1.26
