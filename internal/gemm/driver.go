@@ -1,0 +1,231 @@
+package gemm
+
+import (
+	"runtime"
+	"sync"
+)
+
+// Micro-tile and cache-block sizes. The micro-kernel computes an mr×nr tile
+// of C; a packed kc×nr sliver of B (16 KiB) stays in L1 while the mc×kc block
+// of packed A (144 KiB) stays in L2.
+const (
+	mr      = 6
+	nr      = 16
+	kcBlock = 256
+	mcBlock = 144
+	ncBlock = 4080
+
+	// maxWorkers bounds the number of goroutines one call uses.
+	maxWorkers = 16
+	// parallelFlops is the minimum problem size (in multiply-adds) for
+	// which a call is split between goroutines.
+	parallelFlops = 1 << 18
+)
+
+// workspace holds one goroutine's packing buffers.
+type workspace struct {
+	a, b []float32
+	tile [mr * nr]float32
+}
+
+// grow returns s resized to n elements, reallocating only when needed.
+func grow(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+// part is the rectangle of C (in problem coordinates) owned by one goroutine.
+type part struct {
+	m0, m1, n0, n1 int
+}
+
+// callCtx is the per-call state handed to worker goroutines.
+type callCtx struct {
+	p     problem
+	parts [maxWorkers]part
+	ws    [maxWorkers]workspace
+	wg    sync.WaitGroup
+}
+
+var (
+	ctxMu   sync.Mutex
+	ctxFree []*callCtx
+
+	workerMu    sync.Mutex
+	workerCount int
+	taskCh      = make(chan task, maxWorkers)
+)
+
+type task struct {
+	ctx *callCtx
+	idx int
+}
+
+func getCtx() *callCtx {
+	ctxMu.Lock()
+	defer ctxMu.Unlock()
+	if n := len(ctxFree); n > 0 {
+		c := ctxFree[n-1]
+		ctxFree = ctxFree[:n-1]
+		return c
+	}
+	return new(callCtx)
+}
+
+func putCtx(c *callCtx) {
+	c.p = problem{}
+	ctxMu.Lock()
+	ctxFree = append(ctxFree, c)
+	ctxMu.Unlock()
+}
+
+// ensureWorkers starts background worker goroutines until at least n exist.
+// Workers live for the life of the process and only run gemm tasks.
+func ensureWorkers(n int) {
+	workerMu.Lock()
+	for workerCount < n {
+		workerCount++
+		go func() {
+			for t := range taskCh {
+				t.ctx.compute(t.idx)
+				t.ctx.wg.Done()
+			}
+		}()
+	}
+	workerMu.Unlock()
+}
+
+// splitRange splits [0, total) into parts chunks whose boundaries are
+// multiples of unit, returning the boundary of chunk i.
+func splitBound(total, unit, parts, i int) int {
+	units := (total + unit - 1) / unit
+	b := units * i / parts * unit
+	return min(b, total)
+}
+
+// run executes a validated problem, in parallel when it is large enough.
+func run(p *problem) {
+	nw := 1
+	if work := p.m * p.n * p.k; work >= parallelFlops {
+		nw = min(runtime.GOMAXPROCS(0), maxWorkers)
+	}
+	// Split the larger dimension so that the duplicated packing work
+	// (the other operand is packed by every goroutine) is smallest.
+	splitM := (p.m+mr-1)/mr >= (p.n+nr-1)/nr
+	if splitM {
+		nw = min(nw, (p.m+mr-1)/mr)
+	} else {
+		nw = min(nw, (p.n+nr-1)/nr)
+	}
+	ctx := getCtx()
+	ctx.p = *p
+	for i := 0; i < nw; i++ {
+		if splitM {
+			ctx.parts[i] = part{splitBound(p.m, mr, nw, i), splitBound(p.m, mr, nw, i+1), 0, p.n}
+		} else {
+			ctx.parts[i] = part{0, p.m, splitBound(p.n, nr, nw, i), splitBound(p.n, nr, nw, i+1)}
+		}
+	}
+	if nw > 1 {
+		ensureWorkers(nw - 1)
+		ctx.wg.Add(nw - 1)
+		for i := 1; i < nw; i++ {
+			taskCh <- task{ctx, i}
+		}
+	}
+	ctx.compute(0)
+	if nw > 1 {
+		ctx.wg.Wait()
+	}
+	putCtx(ctx)
+}
+
+// blockSize splits total into the fewest blocks of at most limit elements,
+// balancing their sizes, and returns the block size rounded up to unit.
+func blockSize(total, limit, unit int) int {
+	nb := (total + limit - 1) / limit
+	bs := (total + nb - 1) / nb
+	return (bs + unit - 1) / unit * unit
+}
+
+// compute runs the blocked algorithm on the part of C owned by worker idx.
+// The k blocking depends only on p.k, so every element of C sees the same
+// summation order however the work is divided.
+func (ctx *callCtx) compute(idx int) {
+	p := &ctx.p
+	pt := ctx.parts[idx]
+	ws := &ctx.ws[idx]
+	if pt.m0 >= pt.m1 || pt.n0 >= pt.n1 {
+		return
+	}
+	kc := blockSize(p.k, kcBlock, 1)
+	mc := blockSize(pt.m1-pt.m0, mcBlock, mr)
+	nc := blockSize(pt.n1-pt.n0, ncBlock, nr)
+	ws.a = grow(ws.a, mc*kc)
+	ws.b = grow(ws.b, nc*kc)
+	for jc := pt.n0; jc < pt.n1; jc += nc {
+		ncc := min(nc, pt.n1-jc)
+		for pc := 0; pc < p.k; pc += kc {
+			kcc := min(kc, p.k-pc)
+			packB(ws.b, p.b, p.ldb, p.transB, pc, kcc, jc, ncc)
+			beta := p.beta
+			if pc > 0 {
+				beta = 1
+			}
+			for ic := pt.m0; ic < pt.m1; ic += mc {
+				mcc := min(mc, pt.m1-ic)
+				packA(ws.a, p.a, p.lda, p.transA, ic, mcc, pc, kcc, p.alpha)
+				macroKernel(ws, p, ic, mcc, jc, ncc, kcc, beta)
+			}
+		}
+	}
+}
+
+// macroKernel multiplies the packed mcc×kcc block of A by the packed
+// kcc×ncc block of B into C at (ic, jc).
+func macroKernel(ws *workspace, p *problem, ic, mcc, jc, ncc, kcc int, beta float32) {
+	c := p.c
+	rsc, csc := p.rsc, p.csc
+	for jr := 0; jr < ncc; jr += nr {
+		nrr := min(nr, ncc-jr)
+		bp := ws.b[jr*kcc : jr*kcc+nr*kcc]
+		for ir := 0; ir < mcc; ir += mr {
+			mrr := min(mr, mcc-ir)
+			ap := ws.a[ir*kcc : ir*kcc+mr*kcc]
+			off := (ic+ir)*rsc + (jc+jr)*csc
+			if mrr == mr && nrr == nr && csc == 1 {
+				// Bounds: the last element touched is off+(mr-1)*rsc+nr-1.
+				_ = c[off+(mr-1)*rsc+nr-1]
+				microKernel(kcc, ap, bp, c[off:], rsc, beta)
+				continue
+			}
+			microKernel(kcc, ap, bp, ws.tile[:], nr, 0)
+			mergeTile(&ws.tile, c, off, rsc, csc, mrr, nrr, beta)
+		}
+	}
+}
+
+// mergeTile writes the top-left mrr×nrr part of tile into C with
+// C = tile + beta*C (C ignored when beta is 0).
+func mergeTile(tile *[mr * nr]float32, c []float32, off, rsc, csc, mrr, nrr int, beta float32) {
+	for i := 0; i < mrr; i++ {
+		t := tile[i*nr : i*nr+nrr]
+		o := off + i*rsc
+		switch beta {
+		case 0:
+			for j, v := range t {
+				c[o+j*csc] = v
+			}
+		case 1:
+			for j, v := range t {
+				c[o+j*csc] += v
+			}
+		default:
+			for j, v := range t {
+				c[o+j*csc] = v + beta*c[o+j*csc]
+			}
+		}
+	}
+}

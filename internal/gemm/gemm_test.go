@@ -1,0 +1,278 @@
+package gemm
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// eps32 is the float32 machine epsilon (2^-23).
+const eps32 = 1.0 / (1 << 23)
+
+// refGemm computes alpha*op(A)*op(B) + beta*C in float64, and for each
+// element the magnitude bound |alpha|*sum_p |a_ip||b_pj| + |beta||c_ij|
+// used to scale the error tolerance.
+func refGemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) (want, mag []float64) {
+	want = make([]float64, m*n)
+	mag = make([]float64, m*n)
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			var s, sa float64
+			for p := 0; p < k; p++ {
+				var av, bv float32
+				if tA {
+					av = a[p*lda+i]
+				} else {
+					av = a[i*lda+p]
+				}
+				if tB {
+					bv = b[j*ldb+p]
+				} else {
+					bv = b[p*ldb+j]
+				}
+				s += float64(av) * float64(bv)
+				sa += math.Abs(float64(av) * float64(bv))
+			}
+			w := float64(alpha) * s
+			g := math.Abs(float64(alpha)) * sa
+			if beta != 0 {
+				w += float64(beta) * float64(c[i*ldc+j])
+				g += math.Abs(float64(beta) * float64(c[i*ldc+j]))
+			}
+			want[i*n+j] = w
+			mag[i*n+j] = g
+		}
+	}
+	return want, mag
+}
+
+func randSlice(r *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(r.Float64()*2 - 1)
+	}
+	return s
+}
+
+// checkCase runs one Sgemm call and compares it with the float64 reference.
+//
+// Tolerance: a float32 dot product of length k accumulated in any order (with
+// or without FMA) has error at most gamma_k*sum|a||b| with gamma_k ~ k*u,
+// u = eps32/2. Scaling by alpha (folded into packing), the beta*C term and
+// the final addition add a few more roundings, so we allow
+// (k+4)*eps32*(|alpha|*sum|a||b| + |beta||c|), i.e. about twice the
+// worst-case bound; a real indexing or blocking bug produces errors of the
+// order of the magnitude itself.
+func checkCase(t *testing.T, r *rand.Rand, tA, tB bool, m, n, k, padA, padB, padC int, alpha, beta float32) {
+	t.Helper()
+	rowA, colA := m, k
+	if tA {
+		rowA, colA = k, m
+	}
+	rowB, colB := k, n
+	if tB {
+		rowB, colB = n, k
+	}
+	lda, ldb, ldc := max(1, colA+padA), max(1, colB+padB), max(1, n+padC)
+	a := randSlice(r, max(0, (rowA-1)*lda+colA))
+	b := randSlice(r, max(0, (rowB-1)*ldb+colB))
+	c := randSlice(r, m*ldc)
+	if beta == 0 {
+		for i := range c {
+			c[i] = float32(math.NaN())
+		}
+	}
+	want, mag := refGemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	orig := append([]float32(nil), c...)
+	Sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	name := fmt.Sprintf("tA=%v tB=%v m=%d n=%d k=%d lda=%d ldb=%d ldc=%d alpha=%v beta=%v", tA, tB, m, n, k, lda, ldb, ldc, alpha, beta)
+	for i := 0; i < m; i++ {
+		for j := 0; j < ldc; j++ {
+			got := c[i*ldc+j]
+			if j >= n {
+				if !(got == orig[i*ldc+j] || (got != got && orig[i*ldc+j] != orig[i*ldc+j])) {
+					t.Fatalf("%s: padding C[%d,%d] modified: %v -> %v", name, i, j, orig[i*ldc+j], got)
+				}
+				continue
+			}
+			tol := float64(k+4)*eps32*mag[i*n+j] + 1e-30
+			if d := math.Abs(float64(got) - want[i*n+j]); !(d <= tol) {
+				t.Fatalf("%s: C[%d,%d] = %v, want %v (|diff| %g > tol %g)", name, i, j, got, want[i*n+j], d, tol)
+			}
+		}
+	}
+}
+
+// forEachKernel runs f with the assembly kernel (when available) and with
+// the portable Go kernel.
+func forEachKernel(t *testing.T, f func(t *testing.T)) {
+	saved := useAsm
+	defer func() { useAsm = saved }()
+	if saved {
+		t.Run("asm", f)
+	}
+	useAsm = false
+	t.Run("go", f)
+}
+
+func TestSgemmEdgeShapes(t *testing.T) {
+	dims := []int{1, 2, 5, 6, 7, 15, 16, 17, 33}
+	forEachKernel(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(1, 2))
+		for _, tA := range []bool{false, true} {
+			for _, tB := range []bool{false, true} {
+				for _, m := range dims {
+					for _, n := range dims {
+						for _, k := range []int{1, 3, 8, 17} {
+							checkCase(t, r, tA, tB, m, n, k, r.IntN(3), r.IntN(3), r.IntN(3), 1, 0)
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+func TestSgemmRandomShapes(t *testing.T) {
+	alphas := []float32{1, -0.5, 2.5, 0}
+	betas := []float32{0, 1, -1.5, 0.3}
+	forEachKernel(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(3, 4))
+		for it := 0; it < 120; it++ {
+			// Sizes up to 300/600 cross the mc (144) and kc (256) block
+			// boundaries and the parallel threshold.
+			m, n, k := 1+r.IntN(300), 1+r.IntN(300), 1+r.IntN(600)
+			if it%4 == 0 {
+				m, n, k = 1+r.IntN(20), 1+r.IntN(20), 1+r.IntN(20)
+			}
+			checkCase(t, r, r.IntN(2) == 1, r.IntN(2) == 1, m, n, k,
+				r.IntN(5), r.IntN(5), r.IntN(5), alphas[r.IntN(len(alphas))], betas[r.IntN(len(betas))])
+		}
+	})
+}
+
+// TestSgemmNNShapes checks the shapes used by the MLP and LeNet training
+// code (forward and both backward products).
+func TestSgemmNNShapes(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, s := range benchShapes {
+		if testing.Short() && s.m*s.n*s.k > 1<<23 {
+			continue
+		}
+		checkCase(t, r, s.tA, s.tB, s.m, s.n, s.k, 0, 0, 0, 1, 0)
+		checkCase(t, r, s.tA, s.tB, s.m, s.n, s.k, 0, 0, 0, -0.01, 1)
+	}
+}
+
+func TestSgemmQuickReturns(t *testing.T) {
+	nan := float32(math.NaN())
+	// alpha == 0: A and B are not used (NaNs there must not leak), C = beta*C.
+	a := []float32{nan, nan, nan, nan}
+	c := []float32{1, 2, 3, 4}
+	Sgemm(false, false, 2, 2, 2, 0, a, 2, a, 2, 2, c, 2)
+	for i, want := range []float32{2, 4, 6, 8} {
+		if c[i] != want {
+			t.Fatalf("alpha=0: c[%d]=%v want %v", i, c[i], want)
+		}
+	}
+	// k == 0 with beta == 0 clears C even if it holds NaN.
+	c = []float32{nan, nan, nan, nan}
+	Sgemm(false, false, 2, 2, 0, 1, nil, 1, nil, 2, 0, c, 2)
+	for i := range c {
+		if c[i] != 0 {
+			t.Fatalf("k=0, beta=0: c[%d]=%v want 0", i, c[i])
+		}
+	}
+	// m == 0 or n == 0 is a no-op.
+	Sgemm(false, false, 0, 3, 3, 1, nil, 3, make([]float32, 9), 3, 0, nil, 3)
+	Sgemm(true, true, 3, 0, 3, 1, make([]float32, 9), 3, nil, 3, 0, nil, 1)
+}
+
+func TestSgemmPanics(t *testing.T) {
+	s := make([]float32, 100)
+	cases := []struct {
+		name string
+		f    func()
+		msg  string
+	}{
+		{"m<0", func() { Sgemm(false, false, -1, 2, 2, 1, s, 2, s, 2, 0, s, 2) }, "m < 0"},
+		{"n<0", func() { Sgemm(false, false, 2, -1, 2, 1, s, 2, s, 2, 0, s, 2) }, "n < 0"},
+		{"k<0", func() { Sgemm(false, false, 2, 2, -1, 1, s, 2, s, 2, 0, s, 2) }, "k < 0"},
+		{"lda", func() { Sgemm(false, false, 2, 3, 4, 1, s, 3, s, 3, 0, s, 3) }, "bad lda"},
+		{"ldaT", func() { Sgemm(true, false, 5, 3, 4, 1, s, 4, s, 3, 0, s, 3) }, "bad lda"},
+		{"ldb", func() { Sgemm(false, false, 2, 3, 4, 1, s, 4, s, 2, 0, s, 3) }, "bad ldb"},
+		{"ldbT", func() { Sgemm(false, true, 2, 3, 4, 1, s, 4, s, 3, 0, s, 3) }, "bad ldb"},
+		{"ldc", func() { Sgemm(false, false, 2, 3, 4, 1, s, 4, s, 3, 0, s, 2) }, "bad ldc"},
+		{"ld0", func() { Sgemm(false, false, 0, 0, 0, 1, s, 0, s, 1, 0, s, 1) }, "bad lda"},
+		{"shortA", func() { Sgemm(false, false, 4, 3, 30, 1, s, 30, s, 3, 0, s, 3) }, "insufficient length of a"},
+		{"shortB", func() { Sgemm(false, false, 3, 3, 40, 1, s, 40, s, 3, 0, s, 3) }, "insufficient length of a"},
+		{"shortB2", func() { Sgemm(false, true, 2, 20, 10, 1, s, 10, s, 10, 0, s, 20) }, "insufficient length of b"},
+		{"shortC", func() { Sgemm(false, false, 11, 10, 1, 1, s, 1, s, 10, 0, s, 10) }, "insufficient length of c"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			defer func() {
+				r := recover()
+				if r == nil {
+					t.Fatalf("no panic, want %q", tc.msg)
+				}
+				if msg := fmt.Sprint(r); !strings.Contains(msg, tc.msg) {
+					t.Fatalf("panic %q, want it to contain %q", msg, tc.msg)
+				}
+			}()
+			tc.f()
+		})
+	}
+}
+
+// TestSgemmDeterministic checks that results are bit-identical whatever
+// GOMAXPROCS is, i.e. the parallel split never changes summation order.
+func TestSgemmDeterministic(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for _, s := range [][3]int{{128, 256, 784}, {300, 37, 530}, {11, 700, 300}, {2000, 6, 25}} {
+		m, n, k := s[0], s[1], s[2]
+		a, b := randSlice(r, m*k), randSlice(r, k*n)
+		var ref []float32
+		for _, procs := range []int{1, 2, 3, 7} {
+			runtime.GOMAXPROCS(procs)
+			c := make([]float32, m*n)
+			Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
+			if ref == nil {
+				ref = c
+				continue
+			}
+			for i := range c {
+				if math.Float32bits(c[i]) != math.Float32bits(ref[i]) {
+					t.Fatalf("%v GOMAXPROCS=%d: c[%d]=%v differs from GOMAXPROCS=1 result %v", s, procs, i, c[i], ref[i])
+				}
+			}
+		}
+	}
+}
+
+// TestSgemmNoAllocs checks that steady-state calls do not allocate, for a
+// small serial problem and for large parallel ones.
+func TestSgemmNoAllocs(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, s := range benchShapes[:5] {
+		rowA, colA := s.m, s.k
+		if s.tA {
+			rowA, colA = s.k, s.m
+		}
+		rowB, colB := s.k, s.n
+		if s.tB {
+			rowB, colB = s.n, s.k
+		}
+		a, b, c := randSlice(r, rowA*colA), randSlice(r, rowB*colB), make([]float32, s.m*s.n)
+		allocs := testing.AllocsPerRun(20, func() {
+			Sgemm(s.tA, s.tB, s.m, s.n, s.k, 1, a, colA, b, colB, 0, c, s.n)
+		})
+		if allocs != 0 {
+			t.Errorf("%s: %v allocations per call, want 0", s.name, allocs)
+		}
+	}
+}

@@ -1,0 +1,41 @@
+//go:build amd64 && !purego
+
+package gemm
+
+// cpuid executes the CPUID instruction with the given leaf and sub-leaf.
+func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
+
+// xgetbv reads extended control register XCR0.
+func xgetbv() (eax, edx uint32)
+
+// kernelAsm is the AVX2/FMA 6×16 micro-kernel; see microKernel.
+//
+//go:noescape
+func kernelAsm(kc int, a, b, c *float32, ldc int, beta float32)
+
+// useAsm reports whether the CPU and OS support the AVX2/FMA kernel. Tests
+// may clear it to exercise the portable kernel.
+var useAsm = hasAVX2FMA()
+
+// hasAVX2FMA checks CPUID for AVX, FMA and AVX2 and XCR0 for OS support of
+// the YMM register state.
+func hasAVX2FMA() bool {
+	maxID, _, _, _ := cpuid(0, 0)
+	if maxID < 7 {
+		return false
+	}
+	_, _, ecx1, _ := cpuid(1, 0)
+	const (
+		fma     = 1 << 12
+		osxsave = 1 << 27
+		avx     = 1 << 28
+	)
+	if ecx1&(fma|osxsave|avx) != fma|osxsave|avx {
+		return false
+	}
+	if xcr0, _ := xgetbv(); xcr0&6 != 6 { // SSE and AVX state enabled
+		return false
+	}
+	_, ebx7, _, _ := cpuid(7, 0)
+	return ebx7&(1<<5) != 0 // AVX2
+}

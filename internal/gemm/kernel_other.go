@@ -1,0 +1,11 @@
+//go:build !amd64 || purego
+
+package gemm
+
+// useAsm is false on platforms without an assembly micro-kernel.
+var useAsm = false
+
+// kernelAsm is never called when useAsm is false.
+func kernelAsm(kc int, a, b, c *float32, ldc int, beta float32) {
+	panic("gemm: no assembly kernel on this platform")
+}
