@@ -9,6 +9,10 @@ func packA(dst, a []float32, lda int, trans bool, i0, mcc, p0, kcc int, alpha fl
 		d := dst[ir*kcc : ir*kcc+mr*kcc]
 		if !trans {
 			// op(A)(i, kk) = a[i*lda+kk]: rows are contiguous.
+			if rows == mr {
+				packT6(d, a, lda, (i0+ir)*lda+p0, kcc, alpha)
+				continue
+			}
 			for r := 0; r < rows; r++ {
 				o := (i0+ir+r)*lda + p0
 				src := a[o : o+kcc]
@@ -64,6 +68,10 @@ func packB(dst, b []float32, ldb int, trans bool, p0, kcc, j0, ncc int) {
 			continue
 		}
 		// op(B)(kk, j) = b[j*ldb+kk]: columns of op(B) are contiguous.
+		if cols == nr {
+			packT16(d, b, ldb, (j0+jr)*ldb+p0, kcc)
+			continue
+		}
 		for cc := 0; cc < cols; cc++ {
 			o := (j0+jr+cc)*ldb + p0
 			for kk, v := range b[o : o+kcc] {
@@ -75,5 +83,79 @@ func packB(dst, b []float32, ldb int, trans bool, p0, kcc, j0, ncc int) {
 				clear(d[kk*nr+cols : kk*nr+nr])
 			}
 		}
+	}
+}
+
+// packT16 transposes 16 rows of length kcc, starting at src[off] with row
+// stride ld, into d so that d[kk*16+r] = row r element kk. Reading the 16
+// rows in lock step keeps all loads and stores sequential.
+func packT16(d, src []float32, ld, off, kcc int) {
+	r0 := src[off+0*ld : off+0*ld+kcc]
+	r1 := src[off+1*ld : off+1*ld+kcc]
+	r2 := src[off+2*ld : off+2*ld+kcc]
+	r3 := src[off+3*ld : off+3*ld+kcc]
+	r4 := src[off+4*ld : off+4*ld+kcc]
+	r5 := src[off+5*ld : off+5*ld+kcc]
+	r6 := src[off+6*ld : off+6*ld+kcc]
+	r7 := src[off+7*ld : off+7*ld+kcc]
+	r8 := src[off+8*ld : off+8*ld+kcc]
+	r9 := src[off+9*ld : off+9*ld+kcc]
+	r10 := src[off+10*ld : off+10*ld+kcc]
+	r11 := src[off+11*ld : off+11*ld+kcc]
+	r12 := src[off+12*ld : off+12*ld+kcc]
+	r13 := src[off+13*ld : off+13*ld+kcc]
+	r14 := src[off+14*ld : off+14*ld+kcc]
+	r15 := src[off+15*ld : off+15*ld+kcc]
+	d = d[:16*kcc]
+	for kk := range r0 {
+		dd := (*[16]float32)(d[kk*16 : kk*16+16])
+		dd[0] = r0[kk]
+		dd[1] = r1[kk]
+		dd[2] = r2[kk]
+		dd[3] = r3[kk]
+		dd[4] = r4[kk]
+		dd[5] = r5[kk]
+		dd[6] = r6[kk]
+		dd[7] = r7[kk]
+		dd[8] = r8[kk]
+		dd[9] = r9[kk]
+		dd[10] = r10[kk]
+		dd[11] = r11[kk]
+		dd[12] = r12[kk]
+		dd[13] = r13[kk]
+		dd[14] = r14[kk]
+		dd[15] = r15[kk]
+	}
+}
+
+// packT6 is packT16 for the 6-row micro-panels of A, scaled by alpha.
+func packT6(d, src []float32, ld, off, kcc int, alpha float32) {
+	r0 := src[off+0*ld : off+0*ld+kcc]
+	r1 := src[off+1*ld : off+1*ld+kcc]
+	r2 := src[off+2*ld : off+2*ld+kcc]
+	r3 := src[off+3*ld : off+3*ld+kcc]
+	r4 := src[off+4*ld : off+4*ld+kcc]
+	r5 := src[off+5*ld : off+5*ld+kcc]
+	d = d[:6*kcc]
+	if alpha == 1 {
+		for kk := range r0 {
+			dd := (*[6]float32)(d[kk*6 : kk*6+6])
+			dd[0] = r0[kk]
+			dd[1] = r1[kk]
+			dd[2] = r2[kk]
+			dd[3] = r3[kk]
+			dd[4] = r4[kk]
+			dd[5] = r5[kk]
+		}
+		return
+	}
+	for kk := range r0 {
+		dd := (*[6]float32)(d[kk*6 : kk*6+6])
+		dd[0] = alpha * r0[kk]
+		dd[1] = alpha * r1[kk]
+		dd[2] = alpha * r2[kk]
+		dd[3] = alpha * r3[kk]
+		dd[4] = alpha * r4[kk]
+		dd[5] = alpha * r5[kk]
 	}
 }
