@@ -71,7 +71,7 @@ type Scheduler[T Float] struct {
 	op       int // which pass runChunk performs
 	plan     plan
 	partials []partial
-	batch    batch
+	batch    *batch
 }
 
 // partial holds one chunk's sums, padded to a cache line.
@@ -262,6 +262,9 @@ func isFinite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
 func (s *Scheduler[T]) elemSize() int { return int(unsafe.Sizeof(T(0))) }
 
+// sizeofElem returns the size of the elements of v in bytes.
+func sizeofElem[T Float](v []T) uintptr { return unsafe.Sizeof(T(0)) }
+
 // checkFinite runs the finiteness pass over params (before buffers exist).
 func (s *Scheduler[T]) checkFinite(params [][]T) error {
 	c := 0.0
@@ -447,6 +450,7 @@ func (s *Scheduler[T]) allocate(params [][]T) {
 	s.buf[0] = make([]T, n)
 	s.buf[1] = make([]T, n)
 	s.partials = make([]partial, (n+chunkLen-1)/chunkLen)
+	s.batch = new(batch)
 }
 
 // decide computes the record of the next observation from the sums without
