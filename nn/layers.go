@@ -1,0 +1,276 @@
+package nn
+
+// shape is the per-sample shape of an activation, stored height×width×
+// channels (NHWC without N); a flat vector is 1×1×c.
+type shape struct{ h, w, c int }
+
+func (s shape) size() int { return s.h * s.w * s.c }
+
+// layer is one stage of a Model. Activations are batches of n samples,
+// each sample contiguous.
+type layer interface {
+	// outShape is the per-sample output shape.
+	outShape() shape
+	// forward computes y from x for n samples.
+	forward(x, y []float32, n int)
+	// backward computes the parameter gradients (overwriting them) and, if
+	// dx is not nil, the input gradient, from x, y and dy.
+	backward(x, y, dy, dx []float32, n int)
+	// tensors returns the parameter and gradient tensors (possibly none).
+	tensors() (params, grads [][]float32)
+	// reserve makes room for batches of up to n samples.
+	reserve(n int)
+}
+
+// dense is a fully connected layer y = x Wᵀ + b with W stored [out][in], as
+// in PyTorch's nn.Linear.
+type dense struct {
+	in, out int
+	w, b    []float32
+	dw, db  []float32
+}
+
+func newDense(in, out int) *dense {
+	return &dense{in: in, out: out,
+		w: make([]float32, in*out), b: make([]float32, out),
+		dw: make([]float32, in*out), db: make([]float32, out)}
+}
+
+func (l *dense) outShape() shape { return shape{1, 1, l.out} }
+func (l *dense) reserve(int)     {}
+func (l *dense) tensors() (p, g [][]float32) {
+	return [][]float32{l.w, l.b}, [][]float32{l.dw, l.db}
+}
+
+func (l *dense) forward(x, y []float32, n int) {
+	sgemm(false, true, n, l.out, l.in, 1, x, l.in, l.w, l.in, 0, y, l.out)
+	addBias(y[:n*l.out], l.b)
+}
+
+func (l *dense) backward(x, y, dy, dx []float32, n int) {
+	sgemm(true, false, l.out, l.in, n, 1, dy, l.out, x, l.in, 0, l.dw, l.in)
+	colSums(l.db, dy[:n*l.out])
+	if dx != nil {
+		sgemm(false, false, n, l.in, l.out, 1, dy, l.out, l.w, l.in, 0, dx, l.in)
+	}
+}
+
+// addBias adds b to every row of y (rows of len(b)).
+func addBias(y, b []float32) {
+	for r := 0; r+len(b) <= len(y); r += len(b) {
+		row := y[r : r+len(b)]
+		for j, v := range b {
+			row[j] += v
+		}
+	}
+}
+
+// colSums sets s[j] to the sum over rows of column j of d (rows of len(s)),
+// summing in row order.
+func colSums(s, d []float32) {
+	clear(s)
+	for r := 0; r+len(s) <= len(d); r += len(s) {
+		row := d[r : r+len(s)]
+		for j, v := range row {
+			s[j] += v
+		}
+	}
+}
+
+// relu is the elementwise max(x, 0).
+type relu struct{ s shape }
+
+func (l *relu) outShape() shape             { return l.s }
+func (l *relu) reserve(int)                 {}
+func (l *relu) tensors() (p, g [][]float32) { return nil, nil }
+func (l *relu) forward(x, y []float32, n int) {
+	x = x[:n*l.s.size()]
+	y = y[:len(x)]
+	for i, v := range x {
+		y[i] = max(v, 0)
+	}
+}
+
+func (l *relu) backward(x, y, dy, dx []float32, n int) {
+	if dx == nil {
+		return
+	}
+	y = y[:n*l.s.size()]
+	dy = dy[:len(y)]
+	dx = dx[:len(y)]
+	for i, v := range y {
+		if v > 0 {
+			dx[i] = dy[i]
+		} else {
+			dx[i] = 0
+		}
+	}
+}
+
+// conv is a 2-D convolution with square k×k kernels, stride 1 and no
+// padding, computed as a matrix product over image patches (im2col). W is
+// stored [out][ky][kx][in] to match the NHWC activations.
+type conv struct {
+	in, out, k int
+	is, os     shape
+	w, b       []float32
+	dw, db     []float32
+	cols, dcol []float32 // patches: n*oh*ow rows of k*k*in
+}
+
+func newConv(is shape, out, k int) *conv {
+	kk := k * k * is.c
+	return &conv{in: is.c, out: out, k: k, is: is,
+		os: shape{is.h - k + 1, is.w - k + 1, out},
+		w:  make([]float32, out*kk), b: make([]float32, out),
+		dw: make([]float32, out*kk), db: make([]float32, out)}
+}
+
+func (l *conv) outShape() shape { return l.os }
+func (l *conv) tensors() (p, g [][]float32) {
+	return [][]float32{l.w, l.b}, [][]float32{l.dw, l.db}
+}
+
+func (l *conv) reserve(n int) {
+	sz := n * l.os.h * l.os.w * l.k * l.k * l.in
+	if len(l.cols) < sz {
+		l.cols = make([]float32, sz)
+		l.dcol = make([]float32, sz)
+	}
+}
+
+// im2col copies, for each output position of each sample, the k×k×in patch
+// under it into one row of cols. Each kernel row (k*in floats) is contiguous
+// in NHWC, so a patch is k copies.
+func (l *conv) im2col(x []float32, n int) {
+	run := l.k * l.in
+	kk := l.k * run
+	rowStride := l.is.w * l.in
+	r := 0
+	for s := range n {
+		img := x[s*l.is.size():]
+		for oy := range l.os.h {
+			for ox := range l.os.w {
+				dst := l.cols[r*kk : (r+1)*kk]
+				base := oy*rowStride + ox*l.in
+				for ky := range l.k {
+					copy(dst[ky*run:(ky+1)*run], img[base+ky*rowStride:])
+				}
+				r++
+			}
+		}
+	}
+}
+
+// col2im adds each patch row of dcol back onto dx (the adjoint of im2col).
+func (l *conv) col2im(dx []float32, n int) {
+	clear(dx[:n*l.is.size()])
+	run := l.k * l.in
+	kk := l.k * run
+	rowStride := l.is.w * l.in
+	r := 0
+	for s := range n {
+		img := dx[s*l.is.size():]
+		for oy := range l.os.h {
+			for ox := range l.os.w {
+				src := l.dcol[r*kk : (r+1)*kk]
+				base := oy*rowStride + ox*l.in
+				for ky := range l.k {
+					d := img[base+ky*rowStride:][:run]
+					for i, v := range src[ky*run : (ky+1)*run] {
+						d[i] += v
+					}
+				}
+				r++
+			}
+		}
+	}
+}
+
+func (l *conv) forward(x, y []float32, n int) {
+	l.reserve(n)
+	l.im2col(x, n)
+	rows := n * l.os.h * l.os.w
+	kk := l.k * l.k * l.in
+	sgemm(false, true, rows, l.out, kk, 1, l.cols, kk, l.w, kk, 0, y, l.out)
+	addBias(y[:rows*l.out], l.b)
+}
+
+func (l *conv) backward(x, y, dy, dx []float32, n int) {
+	rows := n * l.os.h * l.os.w
+	kk := l.k * l.k * l.in
+	// The patches from forward are still in l.cols.
+	sgemm(true, false, l.out, kk, rows, 1, dy, l.out, l.cols, kk, 0, l.dw, kk)
+	colSums(l.db, dy[:rows*l.out])
+	if dx != nil {
+		sgemm(false, false, rows, kk, l.out, 1, dy, l.out, l.w, kk, 0, l.dcol, kk)
+		l.col2im(dx, n)
+	}
+}
+
+// maxPool is 2×2 max pooling with stride 2 (odd trailing rows or columns are
+// dropped, as in PyTorch's default).
+type maxPool struct {
+	is, os shape
+	arg    []int32 // per output element, the index of the max within the sample
+}
+
+func newMaxPool(is shape) *maxPool {
+	return &maxPool{is: is, os: shape{is.h / 2, is.w / 2, is.c}}
+}
+
+func (l *maxPool) outShape() shape             { return l.os }
+func (l *maxPool) tensors() (p, g [][]float32) { return nil, nil }
+func (l *maxPool) reserve(n int) {
+	if len(l.arg) < n*l.os.size() {
+		l.arg = make([]int32, n*l.os.size())
+	}
+}
+
+func (l *maxPool) forward(x, y []float32, n int) {
+	l.reserve(n)
+	c, iw := l.is.c, l.is.w
+	for s := range n {
+		xs := x[s*l.is.size() : (s+1)*l.is.size()]
+		ys := y[s*l.os.size() : (s+1)*l.os.size()]
+		as := l.arg[s*l.os.size() : (s+1)*l.os.size()]
+		o := 0
+		for oy := range l.os.h {
+			for ox := range l.os.w {
+				i00 := ((2*oy)*iw + 2*ox) * c
+				i01 := i00 + c
+				i10 := i00 + iw*c
+				i11 := i10 + c
+				for ch := range c {
+					best, bi := xs[i00+ch], i00+ch
+					if v := xs[i01+ch]; v > best {
+						best, bi = v, i01+ch
+					}
+					if v := xs[i10+ch]; v > best {
+						best, bi = v, i10+ch
+					}
+					if v := xs[i11+ch]; v > best {
+						best, bi = v, i11+ch
+					}
+					ys[o] = best
+					as[o] = int32(bi)
+					o++
+				}
+			}
+		}
+	}
+}
+
+func (l *maxPool) backward(x, y, dy, dx []float32, n int) {
+	if dx == nil {
+		return
+	}
+	clear(dx[:n*l.is.size()])
+	for s := range n {
+		dxs := dx[s*l.is.size() : (s+1)*l.is.size()]
+		dys := dy[s*l.os.size() : (s+1)*l.os.size()]
+		for o, a := range l.arg[s*l.os.size() : (s+1)*l.os.size()] {
+			dxs[a] += dys[o]
+		}
+	}
+}
