@@ -13,6 +13,17 @@ func xgetbv() (eax, edx uint32)
 //go:noescape
 func kernelAsm(kc int, a, b, c *float32, ldc int, beta float32)
 
+// transpose16 sets dst[kk*16+r] = src[r*ld+kk] for r < 16, kk < 8*n8.
+//
+//go:noescape
+func transpose16(dst, src *float32, ld, n8 int)
+
+// transpose6 sets dst[kk*6+r] = alpha*src[r*ld+kk] for r < 6, kk < 8*n8,
+// clobbering dst[48*n8] and dst[48*n8+1].
+//
+//go:noescape
+func transpose6(dst, src *float32, ld, n8 int, alpha float32)
+
 // useAsm reports whether the CPU and OS support the AVX2/FMA kernel. Tests
 // may clear it to exercise the portable kernel.
 var useAsm = hasAVX2FMA()

@@ -133,3 +133,143 @@ withbeta:
 	STOREB(Y10, Y11)
 	VZEROUPPER
 	RET
+
+// Transpose the 8x8 block in Y0..Y7 (row r in Yr) into Y8..Y15 (column c of
+// the input in Y(8+c)). Clobbers Y0..Y7.
+#define TRANSPOSE8X8 \
+	VUNPCKLPS Y1, Y0, Y8; \
+	VUNPCKHPS Y1, Y0, Y9; \
+	VUNPCKLPS Y3, Y2, Y10; \
+	VUNPCKHPS Y3, Y2, Y11; \
+	VUNPCKLPS Y5, Y4, Y12; \
+	VUNPCKHPS Y5, Y4, Y13; \
+	VUNPCKLPS Y7, Y6, Y14; \
+	VUNPCKHPS Y7, Y6, Y15; \
+	VSHUFPS $0x44, Y10, Y8, Y0; \
+	VSHUFPS $0xEE, Y10, Y8, Y1; \
+	VSHUFPS $0x44, Y11, Y9, Y2; \
+	VSHUFPS $0xEE, Y11, Y9, Y3; \
+	VSHUFPS $0x44, Y14, Y12, Y4; \
+	VSHUFPS $0xEE, Y14, Y12, Y5; \
+	VSHUFPS $0x44, Y15, Y13, Y6; \
+	VSHUFPS $0xEE, Y15, Y13, Y7; \
+	VPERM2F128 $0x20, Y4, Y0, Y8; \
+	VPERM2F128 $0x20, Y5, Y1, Y9; \
+	VPERM2F128 $0x20, Y6, Y2, Y10; \
+	VPERM2F128 $0x20, Y7, Y3, Y11; \
+	VPERM2F128 $0x31, Y4, Y0, Y12; \
+	VPERM2F128 $0x31, Y5, Y1, Y13; \
+	VPERM2F128 $0x31, Y6, Y2, Y14; \
+	VPERM2F128 $0x31, Y7, Y3, Y15
+
+// Load 8 consecutive floats from 8 rows: rows 0-3 at P, P+ld, P+2ld, P+3ld
+// and rows 4-7 at Q, Q+ld, ... (ld in R8, 3*ld in R9).
+#define LOAD8ROWS(P, Q) \
+	VMOVUPS (P), Y0; \
+	VMOVUPS (P)(R8*1), Y1; \
+	VMOVUPS (P)(R8*2), Y2; \
+	VMOVUPS (P)(R9*1), Y3; \
+	VMOVUPS (Q), Y4; \
+	VMOVUPS (Q)(R8*1), Y5; \
+	VMOVUPS (Q)(R8*2), Y6; \
+	VMOVUPS (Q)(R9*1), Y7
+
+// func transpose16(dst, src *float32, ld, n8 int)
+// For r < 16 and kk < 8*n8: dst[kk*16+r] = src[r*ld+kk].
+TEXT ·transpose16(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ld+16(FP), R8
+	MOVQ n8+24(FP), CX
+	SHLQ $2, R8
+	LEAQ (R8)(R8*2), R9
+	LEAQ (SI)(R8*4), R10
+	LEAQ (R10)(R8*4), R11
+	LEAQ (R11)(R8*4), R12
+	TESTQ CX, CX
+	JZ   t16done
+
+t16loop:
+	LOAD8ROWS(SI, R10)
+	TRANSPOSE8X8
+	VMOVUPS Y8, 0(DI)
+	VMOVUPS Y9, 64(DI)
+	VMOVUPS Y10, 128(DI)
+	VMOVUPS Y11, 192(DI)
+	VMOVUPS Y12, 256(DI)
+	VMOVUPS Y13, 320(DI)
+	VMOVUPS Y14, 384(DI)
+	VMOVUPS Y15, 448(DI)
+	LOAD8ROWS(R11, R12)
+	TRANSPOSE8X8
+	VMOVUPS Y8, 32(DI)
+	VMOVUPS Y9, 96(DI)
+	VMOVUPS Y10, 160(DI)
+	VMOVUPS Y11, 224(DI)
+	VMOVUPS Y12, 288(DI)
+	VMOVUPS Y13, 352(DI)
+	VMOVUPS Y14, 416(DI)
+	VMOVUPS Y15, 480(DI)
+	ADDQ $32, SI
+	ADDQ $32, R10
+	ADDQ $32, R11
+	ADDQ $32, R12
+	ADDQ $512, DI
+	DECQ CX
+	JNZ  t16loop
+
+t16done:
+	VZEROUPPER
+	RET
+
+// func transpose6(dst, src *float32, ld, n8 int, alpha float32)
+// For r < 6 and kk < 8*n8: dst[kk*6+r] = alpha*src[r*ld+kk]. Each 6-float
+// row is written with a 32-byte store, so the 2 floats after
+// dst[8*n8*6-1] are clobbered; the caller fills them afterwards.
+TEXT ·transpose6(SB), NOSPLIT, $0-36
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ld+16(FP), R8
+	MOVQ n8+24(FP), CX
+	SHLQ $2, R8
+	LEAQ (R8)(R8*2), R9
+	LEAQ (SI)(R8*4), R10
+	TESTQ CX, CX
+	JZ   t6done
+
+t6loop:
+	VMOVUPS (SI), Y0
+	VMOVUPS (SI)(R8*1), Y1
+	VMOVUPS (SI)(R8*2), Y2
+	VMOVUPS (SI)(R9*1), Y3
+	VMOVUPS (R10), Y4
+	VMOVUPS (R10)(R8*1), Y5
+	VXORPS  Y6, Y6, Y6
+	VXORPS  Y7, Y7, Y7
+	TRANSPOSE8X8
+	VBROADCASTSS alpha+32(FP), Y0
+	VMULPS Y0, Y8, Y8
+	VMULPS Y0, Y9, Y9
+	VMULPS Y0, Y10, Y10
+	VMULPS Y0, Y11, Y11
+	VMULPS Y0, Y12, Y12
+	VMULPS Y0, Y13, Y13
+	VMULPS Y0, Y14, Y14
+	VMULPS Y0, Y15, Y15
+	VMOVUPS Y8, 0(DI)
+	VMOVUPS Y9, 24(DI)
+	VMOVUPS Y10, 48(DI)
+	VMOVUPS Y11, 72(DI)
+	VMOVUPS Y12, 96(DI)
+	VMOVUPS Y13, 120(DI)
+	VMOVUPS Y14, 144(DI)
+	VMOVUPS Y15, 168(DI)
+	ADDQ $32, SI
+	ADDQ $32, R10
+	ADDQ $192, DI
+	DECQ CX
+	JNZ  t6loop
+
+t6done:
+	VZEROUPPER
+	RET

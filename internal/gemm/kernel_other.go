@@ -9,3 +9,13 @@ var useAsm = false
 func kernelAsm(kc int, a, b, c *float32, ldc int, beta float32) {
 	panic("gemm: no assembly kernel on this platform")
 }
+
+// transpose16 is never called when useAsm is false.
+func transpose16(dst, src *float32, ld, n8 int) {
+	panic("gemm: no assembly kernel on this platform")
+}
+
+// transpose6 is never called when useAsm is false.
+func transpose6(dst, src *float32, ld, n8 int, alpha float32) {
+	panic("gemm: no assembly kernel on this platform")
+}

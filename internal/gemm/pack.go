@@ -39,6 +39,10 @@ func packA(dst, a []float32, lda int, trans bool, i0, mcc, p0, kcc int, alpha fl
 			src := a[o : o+rows]
 			dd := d[kk*mr : kk*mr+mr]
 			if alpha == 1 {
+				if rows == mr {
+					*(*[mr]float32)(dd) = *(*[mr]float32)(src)
+					continue
+				}
 				copy(dd, src)
 			} else {
 				for r, v := range src {
@@ -61,8 +65,12 @@ func packB(dst, b []float32, ldb int, trans bool, p0, kcc, j0, ncc int) {
 			// op(B)(kk, j) = b[kk*ldb+j]: each k step is a contiguous run.
 			for kk := 0; kk < kcc; kk++ {
 				o := (p0+kk)*ldb + j0 + jr
-				dd := d[kk*nr : kk*nr+nr]
-				copy(dd, b[o:o+cols])
+				dd := (*[nr]float32)(d[kk*nr : kk*nr+nr])
+				if cols == nr {
+					*dd = *(*[nr]float32)(b[o : o+nr])
+					continue
+				}
+				copy(dd[:], b[o:o+cols])
 				clear(dd[cols:])
 			}
 			continue
@@ -90,6 +98,20 @@ func packB(dst, b []float32, ldb int, trans bool, p0, kcc, j0, ncc int) {
 // stride ld, into d so that d[kk*16+r] = row r element kk. Reading the 16
 // rows in lock step keeps all loads and stores sequential.
 func packT16(d, src []float32, ld, off, kcc int) {
+	if useAsm && kcc >= 8 {
+		// Bounds for the assembly: rows 0..15 of length kcc from off.
+		_ = src[off+15*ld+kcc-1]
+		_ = d[16*kcc-1]
+		n8 := kcc / 8
+		transpose16(&d[0], &src[off], ld, n8)
+		done := 8 * n8
+		if done == kcc {
+			return
+		}
+		d = d[16*done:]
+		off += done
+		kcc -= done
+	}
 	r0 := src[off+0*ld : off+0*ld+kcc]
 	r1 := src[off+1*ld : off+1*ld+kcc]
 	r2 := src[off+2*ld : off+2*ld+kcc]
@@ -130,6 +152,19 @@ func packT16(d, src []float32, ld, off, kcc int) {
 
 // packT6 is packT16 for the 6-row micro-panels of A, scaled by alpha.
 func packT6(d, src []float32, ld, off, kcc int, alpha float32) {
+	if useAsm && kcc > 8 {
+		// Bounds for the assembly: rows 0..5 of length kcc from off. At
+		// least one k column is left to the Go loop below, which
+		// overwrites the two floats the assembly clobbers past its end.
+		_ = src[off+5*ld+kcc-1]
+		_ = d[6*kcc-1]
+		n8 := (kcc - 1) / 8
+		transpose6(&d[0], &src[off], ld, n8, alpha)
+		done := 8 * n8
+		d = d[6*done:]
+		off += done
+		kcc -= done
+	}
 	r0 := src[off+0*ld : off+0*ld+kcc]
 	r1 := src[off+1*ld : off+1*ld+kcc]
 	r2 := src[off+2*ld : off+2*ld+kcc]
