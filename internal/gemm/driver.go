@@ -210,6 +210,28 @@ func macroKernel(ws *workspace, p *problem, ic, mcc, jc, ncc, kcc int, beta floa
 // mergeTile writes the top-left mrr×nrr part of tile into C with
 // C = tile + beta*C (C ignored when beta is 0).
 func mergeTile(tile *[mr * nr]float32, c []float32, off, rsc, csc, mrr, nrr int, beta float32) {
+	if rsc == 1 {
+		// Transposed formulation: tile column j is a contiguous run of C.
+		for j := 0; j < nrr; j++ {
+			o := off + j*csc
+			cr := c[o : o+mrr]
+			switch beta {
+			case 0:
+				for i := range cr {
+					cr[i] = tile[i*nr+j]
+				}
+			case 1:
+				for i := range cr {
+					cr[i] += tile[i*nr+j]
+				}
+			default:
+				for i := range cr {
+					cr[i] = tile[i*nr+j] + beta*cr[i]
+				}
+			}
+		}
+		return
+	}
 	for i := 0; i < mrr; i++ {
 		t := tile[i*nr : i*nr+nrr]
 		o := off + i*rsc

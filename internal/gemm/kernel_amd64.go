@@ -24,6 +24,16 @@ func transpose16(dst, src *float32, ld, n8 int)
 //go:noescape
 func transpose6(dst, src *float32, ld, n8 int, alpha float32)
 
+// copy16 sets dst[kk*16:kk*16+16] = src[kk*ld:kk*ld+16] for kk < k.
+//
+//go:noescape
+func copy16(dst, src *float32, ld, k int)
+
+// copy6 sets dst[kk*6:kk*6+6] = alpha*src[kk*ld:kk*ld+6] for kk < k.
+//
+//go:noescape
+func copy6(dst, src *float32, ld, k int, alpha float32)
+
 // useAsm reports whether the CPU and OS support the AVX2/FMA kernel. Tests
 // may clear it to exercise the portable kernel.
 var useAsm = hasAVX2FMA()

@@ -273,3 +273,55 @@ t6loop:
 t6done:
 	VZEROUPPER
 	RET
+
+// func copy16(dst, src *float32, ld, k int)
+// For kk < k: dst[kk*16 : kk*16+16] = src[kk*ld : kk*ld+16].
+TEXT ·copy16(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ld+16(FP), R8
+	MOVQ k+24(FP), CX
+	SHLQ $2, R8
+	TESTQ CX, CX
+	JZ   c16done
+
+c16loop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ R8, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  c16loop
+
+c16done:
+	VZEROUPPER
+	RET
+
+// func copy6(dst, src *float32, ld, k int, alpha float32)
+// For kk < k: dst[kk*6 : kk*6+6] = alpha*src[kk*ld : kk*ld+6].
+TEXT ·copy6(SB), NOSPLIT, $0-36
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ld+16(FP), R8
+	MOVQ k+24(FP), CX
+	SHLQ $2, R8
+	VBROADCASTSS alpha+32(FP), X2
+	TESTQ CX, CX
+	JZ   c6done
+
+c6loop:
+	VMOVUPS (SI), X0
+	VMOVSD  16(SI), X1
+	VMULPS  X2, X0, X0
+	VMULPS  X2, X1, X1
+	VMOVUPS X0, (DI)
+	VMOVSD  X1, 16(DI)
+	ADDQ R8, SI
+	ADDQ $24, DI
+	DECQ CX
+	JNZ  c6loop
+
+c6done:
+	RET

@@ -19,3 +19,13 @@ func transpose16(dst, src *float32, ld, n8 int) {
 func transpose6(dst, src *float32, ld, n8 int, alpha float32) {
 	panic("gemm: no assembly kernel on this platform")
 }
+
+// copy16 is never called when useAsm is false.
+func copy16(dst, src *float32, ld, k int) {
+	panic("gemm: no assembly kernel on this platform")
+}
+
+// copy6 is never called when useAsm is false.
+func copy6(dst, src *float32, ld, k int, alpha float32) {
+	panic("gemm: no assembly kernel on this platform")
+}

@@ -34,6 +34,12 @@ func packA(dst, a []float32, lda int, trans bool, i0, mcc, p0, kcc int, alpha fl
 			continue
 		}
 		// op(A)(i, kk) = a[kk*lda+i]: each k step is a contiguous run of rows.
+		if useAsm && rows == mr {
+			o := p0*lda + i0 + ir
+			_ = a[o+(kcc-1)*lda+mr-1]
+			copy6(&d[0], &a[o], lda, kcc, alpha)
+			continue
+		}
 		for kk := 0; kk < kcc; kk++ {
 			o := (p0+kk)*lda + i0 + ir
 			src := a[o : o+rows]
@@ -63,6 +69,12 @@ func packB(dst, b []float32, ldb int, trans bool, p0, kcc, j0, ncc int) {
 		d := dst[jr*kcc : jr*kcc+nr*kcc]
 		if !trans {
 			// op(B)(kk, j) = b[kk*ldb+j]: each k step is a contiguous run.
+			if useAsm && cols == nr {
+				o := p0*ldb + j0 + jr
+				_ = b[o+(kcc-1)*ldb+nr-1]
+				copy16(&d[0], &b[o], ldb, kcc)
+				continue
+			}
 			for kk := 0; kk < kcc; kk++ {
 				o := (p0+kk)*ldb + j0 + jr
 				dd := (*[nr]float32)(d[kk*nr : kk*nr+nr])
