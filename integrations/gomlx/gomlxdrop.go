@@ -1,0 +1,566 @@
+// Package gomlxdrop attaches AutoDrop (github.com/autodrop-go/autodrop) to a
+// GoMLX training run (github.com/gomlx/gomlx v0.26).
+//
+// One call wires everything:
+//
+//	run, err := gomlxdrop.Attach(loop, trainDS, sched, nil)
+//	...
+//	_, err = loop.RunEpochs(run, epochs) // train on run, not on trainDS
+//
+// At the end of every epoch (when train.Loop.RunEpochs resets the dataset)
+// the adapter reads the trainable variables in place (one slice per
+// variable, no concatenation), lets the scheduler observe them, writes the
+// tail average back into the variables when a drop fires with tail
+// averaging, sets GoMLX's learning-rate variable (/optimizers/learning_rate)
+// to the scheduler's rate, and stores the scheduler state in a non-trainable
+// variable so that GoMLX checkpoints carry it.
+//
+// Loops that do not use RunEpochs call Adapter.EpochEnd themselves.
+package gomlxdrop
+
+import (
+	"encoding"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/autodrop-go/autodrop"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/gomlx/gomlx/pkg/ml/train"
+	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
+)
+
+// Default location of the variable that holds the scheduler state.
+const (
+	DefaultStateScope = "/autodrop"
+	DefaultStateName  = "state"
+)
+
+// Float is the element type of the observed variables: the GoMLX dtypes
+// Float32 and Float64.
+type Float interface{ float32 | float64 }
+
+// Options tunes an Adapter. The zero value (or a nil *Options) is valid.
+type Options struct {
+	// Scope restricts the observed parameters to the trainable variables
+	// under this absolute scope, e.g. "/model". Empty means every trainable
+	// variable of the trainer's context.
+	Scope string
+
+	// LRDType is the dtype of the learning-rate variable, which must be the
+	// dtype of the loss (the optimizer reuses the variable and fails on a
+	// different dtype). dtypes.InvalidDType (the zero value) means: the dtype
+	// of the existing learning-rate variable, else the dtype of T.
+	LRDType dtypes.DType
+
+	// StateScope and StateName locate the non-trainable uint8 variable that
+	// holds the scheduler state (MarshalBinary) for checkpoints. Empty means
+	// DefaultStateScope and DefaultStateName.
+	StateScope, StateName string
+
+	// Metric, if set, is called at the end of each epoch and its value is
+	// passed to Step of schedules that take a metric (e.g. a plateau
+	// schedule). AutoDrop ignores it.
+	Metric func() (float64, error)
+}
+
+// Result describes one end-of-epoch update.
+type Result struct {
+	// Epoch is the 1-based number of the epoch that just ended.
+	Epoch int
+	// LR is the learning rate now in GoMLX's learning-rate variable.
+	LR float64
+	// Record is AutoDrop's decision; valid when HasRecord (only AutoDrop
+	// schedulers produce one).
+	Record    autodrop.Record
+	HasRecord bool
+	// Averaged reports whether tail-averaged parameters were written back
+	// into the variables.
+	Averaged bool
+	// Params is the number of observed values, Tensors the number of
+	// observed variables (0 for schedules that do not read parameters).
+	Params, Tensors int
+	// Duration is the time the adapter took (reading variables, observing,
+	// writing back, setting the rate and storing the state).
+	Duration time.Duration
+}
+
+// stepper is what the adapter needs from a schedule.
+type stepper[T Float] interface {
+	// observe advances the schedule by one epoch. params is nil when
+	// needsParams is false.
+	observe(params [][]T, metric func() (float64, error)) (rec autodrop.Record, hasRec bool, err error)
+	needsParams() bool
+	lr() (float64, error)
+	encoding.BinaryMarshaler
+	encoding.BinaryUnmarshaler
+}
+
+// Adapter connects a schedule to a GoMLX trainer. It also implements
+// train.Dataset by wrapping the training dataset given to Attach: each Reset
+// after at least one Yield ends an epoch and calls EpochEnd.
+//
+// An Adapter is not safe for concurrent use (neither is a GoMLX training
+// loop).
+type Adapter[T Float] struct {
+	trainer *train.Trainer
+	ctx     *context.Context
+	sched   stepper[T]
+	opts    Options
+	lrDType dtypes.DType
+
+	ds      train.Dataset
+	yielded bool  // a Yield happened since the last Reset
+	err     error // first error of an EpochEnd called from Reset
+
+	epoch   int
+	last    Result
+	views   [][]T
+	vars    []*context.Variable
+	stateV  *context.Variable
+	lrV     *context.Variable
+	hasLast bool
+}
+
+// Attach attaches the AutoDrop scheduler s to the training run of loop:
+// train with loop.RunEpochs(adapter, n) instead of loop.RunEpochs(ds, n).
+// The adapter must be created after train.NewTrainer (which deletes the
+// learning-rate variable) and after any checkpoint was loaded into the
+// context (checkpoints.Build(ctx)...Done()): if the context holds a saved
+// scheduler state, it is restored into s. Attach sets the learning-rate
+// variable to s.LR() and registers a loop end hook that reports an error of
+// the last epoch's update.
+//
+// ds may be nil if the caller drives epochs itself with EpochEnd; the
+// adapter must then not be used as a dataset.
+func Attach[T Float](loop *train.Loop, ds train.Dataset, s *autodrop.Scheduler[T], opts *Options) (*Adapter[T], error) {
+	if s == nil {
+		return nil, errors.New("gomlxdrop: nil scheduler")
+	}
+	return attach(loop, ds, &autoDropStepper[T]{s: s}, opts)
+}
+
+func attach[T Float](loop *train.Loop, ds train.Dataset, st stepper[T], opts *Options) (*Adapter[T], error) {
+	if loop == nil || loop.Trainer == nil {
+		return nil, errors.New("gomlxdrop: nil loop or loop without trainer")
+	}
+	a, err := newAdapter(loop.Trainer, st, opts)
+	if err != nil {
+		return nil, err
+	}
+	a.ds = ds
+	loop.OnEnd("autodrop", train.Priority(0), func(*train.Loop, []*tensors.Tensor) error {
+		return a.Err()
+	})
+	return a, nil
+}
+
+func newAdapter[T Float](trainer *train.Trainer, st stepper[T], opts *Options) (*Adapter[T], error) {
+	if trainer == nil {
+		return nil, errors.New("gomlxdrop: nil trainer")
+	}
+	a := &Adapter[T]{trainer: trainer, ctx: trainer.Context(), sched: st}
+	if opts != nil {
+		a.opts = *opts
+	}
+	if a.opts.StateScope == "" {
+		a.opts.StateScope = DefaultStateScope
+	}
+	if a.opts.StateName == "" {
+		a.opts.StateName = DefaultStateName
+	}
+	if !strings.HasPrefix(a.opts.StateScope, context.RootScope) {
+		return nil, fmt.Errorf("gomlxdrop: Options.StateScope %q is not an absolute scope (must start with %q)",
+			a.opts.StateScope, context.RootScope)
+	}
+	if a.opts.Scope != "" && !strings.HasPrefix(a.opts.Scope, context.RootScope) {
+		return nil, fmt.Errorf("gomlxdrop: Options.Scope %q is not an absolute scope (must start with %q)",
+			a.opts.Scope, context.RootScope)
+	}
+	if err := a.restore(); err != nil {
+		return nil, err
+	}
+	lr, err := a.sched.lr()
+	if err == nil {
+		err = checkLR(lr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := a.setLR(lr); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// restore loads the scheduler state from the state variable (present after a
+// checkpoint restore), or creates the variable holding "no state yet".
+func (a *Adapter[T]) restore() error {
+	var v *context.Variable
+	err := tryCatch(func() {
+		sctx := a.ctx.InAbsPath(a.opts.StateScope).Checked(false)
+		v = sctx.GetVariable(a.opts.StateName) // loads it from a checkpoint, if any
+		if v == nil {
+			v = sctx.VariableWithValue(a.opts.StateName, []uint8{stateNone})
+		}
+		v.SetTrainable(false)
+	})
+	if err != nil {
+		return fmt.Errorf("gomlxdrop: state variable %s: %w", a.statePath(), err)
+	}
+	a.stateV = v
+	t, err := v.Value()
+	if err != nil {
+		return fmt.Errorf("gomlxdrop: state variable %s: %w", a.statePath(), err)
+	}
+	if t.DType() != dtypes.Uint8 || t.Rank() != 1 {
+		return fmt.Errorf("gomlxdrop: state variable %s has shape %s, want a Uint8 vector", a.statePath(), t.Shape())
+	}
+	var state []byte
+	err = tensors.ConstFlatData(t, func(flat []uint8) {
+		if len(flat) > 0 && flat[0] == stateSaved {
+			state = slices.Clone(flat[1:])
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("gomlxdrop: reading state variable %s: %w", a.statePath(), err)
+	}
+	if state == nil {
+		return nil
+	}
+	if err := a.sched.UnmarshalBinary(state); err != nil {
+		return fmt.Errorf("gomlxdrop: restoring scheduler state from %s: %w", a.statePath(), err)
+	}
+	a.epoch = epochOf(a.sched)
+	return nil
+}
+
+// First byte of the state variable.
+const (
+	stateNone  = 0 // no observation yet
+	stateSaved = 1 // followed by the MarshalBinary bytes
+)
+
+func (a *Adapter[T]) statePath() string {
+	return context.JoinScope(a.opts.StateScope, a.opts.StateName)
+}
+
+// saveState stores the scheduler state in the state variable.
+func (a *Adapter[T]) saveState() error {
+	b, err := a.sched.MarshalBinary()
+	if err != nil {
+		return fmt.Errorf("gomlxdrop: marshaling scheduler state: %w", err)
+	}
+	t := tensors.FromShape(shapes.Make(dtypes.Uint8, len(b)+1))
+	err = tensors.MutableFlatData(t, func(flat []uint8) {
+		flat[0] = stateSaved
+		copy(flat[1:], b)
+	})
+	if err == nil {
+		err = a.stateV.SetValue(t)
+	}
+	if err != nil {
+		return fmt.Errorf("gomlxdrop: storing scheduler state in %s: %w", a.statePath(), err)
+	}
+	return nil
+}
+
+// setLR writes lr into GoMLX's learning-rate variable.
+func (a *Adapter[T]) setLR(lr float64) error {
+	if a.lrV == nil || !a.lrV.IsValid() || a.ctx.InspectVariableIfLoaded(a.lrV.Scope(), a.lrV.Name()) != a.lrV {
+		dtype := a.opts.LRDType
+		if dtype == dtypes.InvalidDType {
+			if v := a.ctx.InspectVariableIfLoaded(a.ctx.In(optimizers.Scope).Scope(), optimizers.ParamLearningRate); v != nil {
+				dtype = v.DType()
+			} else {
+				dtype = dtypes.FromGenericsType[T]()
+			}
+		}
+		if !dtype.IsFloat() {
+			return fmt.Errorf("gomlxdrop: learning-rate dtype %s is not a float dtype", dtype)
+		}
+		err := tryCatch(func() {
+			a.lrV = optimizers.LearningRateVar(a.ctx, dtype, lr)
+		})
+		if err != nil {
+			return fmt.Errorf("gomlxdrop: learning-rate variable: %w", err)
+		}
+		a.lrDType = a.lrV.DType()
+	}
+	var t *tensors.Tensor
+	err := tryCatch(func() {
+		t = tensors.FromAnyValue(shapes.CastAsDType(lr, a.lrDType))
+	})
+	if err == nil {
+		err = a.lrV.SetValue(t)
+	}
+	if err != nil {
+		return fmt.Errorf("gomlxdrop: setting learning rate %g: %w", lr, err)
+	}
+	return nil
+}
+
+// LRVariable returns GoMLX's learning-rate variable that the adapter sets.
+func (a *Adapter[T]) LRVariable() *context.Variable { return a.lrV }
+
+// StateVariable returns the variable that holds the scheduler state.
+func (a *Adapter[T]) StateVariable() *context.Variable { return a.stateV }
+
+// Last returns the result of the last EpochEnd, and false if there was none.
+func (a *Adapter[T]) Last() (Result, bool) { return a.last, a.hasLast }
+
+// Err returns the first error of an end-of-epoch update triggered by Reset.
+// Such an error also makes the next Yield fail and the loop end hook
+// registered by Attach return it, so RunEpochs reports it.
+func (a *Adapter[T]) Err() error { return a.err }
+
+// params returns the observed variables, sorted by scope and name so that
+// the layout does not depend on creation or checkpoint-loading order.
+func (a *Adapter[T]) params() ([]*context.Variable, error) {
+	a.vars = a.vars[:0]
+	prefix := a.opts.Scope
+	if prefix != "" && !strings.HasSuffix(prefix, context.ScopeSeparator) {
+		prefix += context.ScopeSeparator
+	}
+	want := dtypes.FromGenericsType[T]()
+	for v := range a.ctx.IterVariables() {
+		if !v.Trainable || v == a.stateV {
+			continue
+		}
+		if a.opts.Scope != "" && v.Scope() != a.opts.Scope && !strings.HasPrefix(v.Scope()+context.ScopeSeparator, prefix) {
+			continue
+		}
+		if v.DType() != want {
+			return nil, fmt.Errorf("gomlxdrop: trainable variable %s has dtype %s, the adapter observes %s (use Adapter[%s] or set Options.Scope)",
+				v.ScopeAndName(), v.DType(), want, v.DType().GoType())
+		}
+		a.vars = append(a.vars, v)
+	}
+	if len(a.vars) == 0 {
+		return nil, fmt.Errorf("gomlxdrop: no trainable variable under scope %q (was a training step run?)", a.opts.Scope)
+	}
+	slices.SortFunc(a.vars, func(x, y *context.Variable) int {
+		return strings.Compare(x.ScopeAndName(), y.ScopeAndName())
+	})
+	return a.vars, nil
+}
+
+// EpochEnd ends an epoch: it lets the schedule observe the trainable
+// variables, writes the tail average back into them if one was produced,
+// sets the learning-rate variable and stores the scheduler state. Call it
+// between training steps, once per epoch, only if the adapter is not used
+// as the training dataset of RunEpochs (which calls it through Reset).
+//
+// On error the variables, the learning rate and the stored state are
+// unchanged.
+func (a *Adapter[T]) EpochEnd() (Result, error) {
+	start := time.Now()
+	res := Result{Epoch: a.epoch + 1}
+	if !a.sched.needsParams() {
+		rec, has, err := a.sched.observe(nil, a.opts.Metric)
+		if err != nil {
+			return res, fmt.Errorf("gomlxdrop: epoch %d: %w", res.Epoch, err)
+		}
+		res.Record, res.HasRecord = rec, has
+	} else {
+		vars, err := a.params()
+		if err != nil {
+			return res, err
+		}
+		var fresh []*tensors.Tensor
+		err = a.withViews(vars, func(views [][]T) error {
+			rec, has, err := a.sched.observe(views, a.opts.Metric)
+			if err != nil {
+				return err
+			}
+			res.Record, res.HasRecord = rec, has
+			res.Averaged = has && rec.Averaged
+			for _, p := range views {
+				res.Params += len(p)
+			}
+			res.Tensors = len(views)
+			if res.Averaged {
+				// The views may be the backend's own buffers (shared on
+				// CPU): replace the values by new tensors rather than
+				// relying on in-place writes reaching the device.
+				fresh = make([]*tensors.Tensor, len(views))
+				for i, p := range views {
+					fresh[i] = tensors.FromFlatDataAndDimensions(p, vars[i].Shape().Dimensions...)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return res, fmt.Errorf("gomlxdrop: epoch %d: %w", res.Epoch, err)
+		}
+		for i, t := range fresh {
+			if err := vars[i].SetValue(t); err != nil {
+				return res, fmt.Errorf("gomlxdrop: epoch %d: writing the tail average into %s: %w",
+					res.Epoch, vars[i].ScopeAndName(), err)
+			}
+		}
+	}
+	lr, err := a.sched.lr()
+	if err == nil {
+		err = checkLR(lr)
+	}
+	if err != nil {
+		return res, fmt.Errorf("gomlxdrop: epoch %d: %w", res.Epoch, err)
+	}
+	if err := a.setLR(lr); err != nil {
+		return res, err
+	}
+	if err := a.saveState(); err != nil {
+		return res, err
+	}
+	a.epoch++
+	res.LR = lr
+	res.Duration = time.Since(start)
+	a.last, a.hasLast = res, true
+	return res, nil
+}
+
+// withViews calls fn with the flat data of every variable, read in place:
+// each tensor stays locked (tensors.ConstFlatData) until fn returns, so the
+// views are valid. With a backend that shares buffers with the host (the
+// pure-Go backend) no value is copied; otherwise GoMLX transfers each tensor
+// to the host once.
+func (a *Adapter[T]) withViews(vars []*context.Variable, fn func(views [][]T) error) error {
+	if cap(a.views) < len(vars) {
+		a.views = make([][]T, len(vars))
+	}
+	views := a.views[:len(vars)]
+	defer clear(views)
+	var rec func(i int) error
+	rec = func(i int) error {
+		if i == len(vars) {
+			return fn(views)
+		}
+		t, err := vars[i].Value()
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", vars[i].ScopeAndName(), err)
+		}
+		var inner error
+		err = tensors.ConstFlatData(t, func(flat []T) {
+			views[i] = flat
+			inner = rec(i + 1)
+		})
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", vars[i].ScopeAndName(), err)
+		}
+		return inner
+	}
+	return rec(0)
+}
+
+// Name implements train.Dataset: the name of the wrapped dataset.
+func (a *Adapter[T]) Name() string {
+	if a.ds == nil {
+		return "autodrop"
+	}
+	return a.ds.Name()
+}
+
+// ShortName implements train.HasShortName for the wrapped dataset.
+func (a *Adapter[T]) ShortName() string {
+	if sn, ok := a.ds.(train.HasShortName); ok {
+		return sn.ShortName()
+	}
+	r := []rune(a.Name())
+	return string(r[:min(3, len(r))])
+}
+
+// IsOwnershipTransferred implements train.DatasetCustomOwnership for the
+// wrapped dataset.
+func (a *Adapter[T]) IsOwnershipTransferred() bool {
+	if o, ok := a.ds.(train.DatasetCustomOwnership); ok {
+		return o.IsOwnershipTransferred()
+	}
+	return true
+}
+
+// Reset implements train.Dataset: if a batch was yielded since the last
+// Reset, an epoch ended and EpochEnd runs; then the wrapped dataset is reset.
+// An error is kept (see Err) and returned by the next Yield.
+func (a *Adapter[T]) Reset() {
+	if a.yielded && a.err == nil {
+		if _, err := a.EpochEnd(); err != nil {
+			a.err = err
+		}
+	}
+	a.yielded = false
+	if a.ds != nil {
+		a.ds.Reset()
+	}
+}
+
+// Yield implements train.Dataset: it yields the wrapped dataset's batches,
+// or the error of the last end-of-epoch update.
+func (a *Adapter[T]) Yield() (spec any, inputs, labels []*tensors.Tensor, err error) {
+	if a.err != nil {
+		return nil, nil, nil, a.err
+	}
+	if a.ds == nil {
+		return nil, nil, nil, errors.New("gomlxdrop: the adapter wraps no dataset (Attach was given a nil dataset)")
+	}
+	spec, inputs, labels, err = a.ds.Yield()
+	if err == nil {
+		a.yielded = true
+	}
+	return spec, inputs, labels, err
+}
+
+// autoDropStepper adapts *autodrop.Scheduler.
+type autoDropStepper[T Float] struct{ s *autodrop.Scheduler[T] }
+
+func (d *autoDropStepper[T]) needsParams() bool { return true }
+
+func (d *autoDropStepper[T]) observe(params [][]T, _ func() (float64, error)) (autodrop.Record, bool, error) {
+	rec, err := d.s.Observe(params)
+	return rec, err == nil, err
+}
+
+func (d *autoDropStepper[T]) lr() (float64, error) { return d.s.LR(), nil }
+
+func (d *autoDropStepper[T]) MarshalBinary() ([]byte, error) { return d.s.MarshalBinary() }
+
+func (d *autoDropStepper[T]) UnmarshalBinary(b []byte) error { return d.s.UnmarshalBinary(b) }
+
+// epochOf returns the number of epochs a schedule has observed, when it
+// tells; 0 otherwise.
+func epochOf[T Float](st stepper[T]) int {
+	if d, ok := st.(*autoDropStepper[T]); ok {
+		return d.s.Epoch()
+	}
+	return 0
+}
+
+// tryCatch runs fn and returns the error it panicked with, if any (GoMLX
+// graph-building functions panic on error). Other panics are re-raised.
+func tryCatch(fn func()) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			e, ok := r.(error)
+			if !ok {
+				panic(r)
+			}
+			err = e
+		}
+	}()
+	fn()
+	return nil
+}
+
+// checkLR reports whether lr is usable as a learning rate.
+func checkLR(lr float64) error {
+	if math.IsNaN(lr) || math.IsInf(lr, 0) || lr < 0 {
+		return fmt.Errorf("gomlxdrop: schedule returned learning rate %g", lr)
+	}
+	return nil
+}
