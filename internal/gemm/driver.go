@@ -163,21 +163,40 @@ func (ctx *callCtx) compute(idx int) {
 	kc := blockSize(p.k, kcBlock, 1)
 	mc := blockSize(pt.m1-pt.m0, mcBlock, mr)
 	nc := blockSize(pt.n1-pt.n0, ncBlock, nr)
-	ws.a = grow(ws.a, mc*kc)
-	ws.b = grow(ws.b, nc*kc)
+	// When the source already has the packed layout (a single micro-panel
+	// with matching stride, e.g. a k×16 B or a k×6 A^T), the kernel reads
+	// it in place instead of copying it.
+	directA := p.transA && p.lda == mr && p.m == mr && p.alpha == 1
+	directB := !p.transB && p.ldb == nr && p.n == nr
+	if !directA {
+		ws.a = grow(ws.a, mc*kc)
+	}
+	if !directB {
+		ws.b = grow(ws.b, nc*kc)
+	}
 	for jc := pt.n0; jc < pt.n1; jc += nc {
 		ncc := min(nc, pt.n1-jc)
 		for pc := 0; pc < p.k; pc += kc {
 			kcc := min(kc, p.k-pc)
-			packB(ws.b, p.b, p.ldb, p.transB, pc, kcc, jc, ncc)
+			bp := ws.b
+			if directB {
+				bp = p.b[pc*nr : (pc+kcc)*nr]
+			} else {
+				packB(bp, p.b, p.ldb, p.transB, pc, kcc, jc, ncc)
+			}
 			beta := p.beta
 			if pc > 0 {
 				beta = 1
 			}
 			for ic := pt.m0; ic < pt.m1; ic += mc {
 				mcc := min(mc, pt.m1-ic)
-				packA(ws.a, p.a, p.lda, p.transA, ic, mcc, pc, kcc, p.alpha)
-				macroKernel(ws, p, ic, mcc, jc, ncc, kcc, beta)
+				ap := ws.a
+				if directA {
+					ap = p.a[pc*mr : (pc+kcc)*mr]
+				} else {
+					packA(ap, p.a, p.lda, p.transA, ic, mcc, pc, kcc, p.alpha)
+				}
+				macroKernel(ws, ap, bp, p, ic, mcc, jc, ncc, kcc, beta)
 			}
 		}
 	}
@@ -185,15 +204,15 @@ func (ctx *callCtx) compute(idx int) {
 
 // macroKernel multiplies the packed mcc×kcc block of A by the packed
 // kcc×ncc block of B into C at (ic, jc).
-func macroKernel(ws *workspace, p *problem, ic, mcc, jc, ncc, kcc int, beta float32) {
+func macroKernel(ws *workspace, apk, bpk []float32, p *problem, ic, mcc, jc, ncc, kcc int, beta float32) {
 	c := p.c
 	rsc, csc := p.rsc, p.csc
 	for jr := 0; jr < ncc; jr += nr {
 		nrr := min(nr, ncc-jr)
-		bp := ws.b[jr*kcc : jr*kcc+nr*kcc]
+		bp := bpk[jr*kcc : jr*kcc+nr*kcc]
 		for ir := 0; ir < mcc; ir += mr {
 			mrr := min(mr, mcc-ir)
-			ap := ws.a[ir*kcc : ir*kcc+mr*kcc]
+			ap := apk[ir*kcc : ir*kcc+mr*kcc]
 			off := (ic+ir)*rsc + (jc+jr)*csc
 			if mrr == mr && nrr == nr && csc == 1 {
 				// Bounds: the last element touched is off+(mr-1)*rsc+nr-1.
@@ -202,6 +221,12 @@ func macroKernel(ws *workspace, p *problem, ic, mcc, jc, ncc, kcc int, beta floa
 				continue
 			}
 			microKernel(kcc, ap, bp, ws.tile[:], nr, 0)
+			if useAsm && mrr == mr && nrr == nr && rsc == 1 {
+				// Full tile of the transposed formulation.
+				_ = c[off+(nr-1)*csc+mr-1]
+				storeT(&ws.tile[0], &c[off], csc, beta)
+				continue
+			}
 			mergeTile(&ws.tile, c, off, rsc, csc, mrr, nrr, beta)
 		}
 	}

@@ -34,6 +34,12 @@ func copy16(dst, src *float32, ld, k int)
 //go:noescape
 func copy6(dst, src *float32, ld, k int, alpha float32)
 
+// storeT sets c[j*ldc+r] = tile[r*16+j] + beta*c[j*ldc+r] for j < 16,
+// r < 6, not reading c when beta is 0.
+//
+//go:noescape
+func storeT(tile, c *float32, ldc int, beta float32)
+
 // useAsm reports whether the CPU and OS support the AVX2/FMA kernel. Tests
 // may clear it to exercise the portable kernel.
 var useAsm = hasAVX2FMA()

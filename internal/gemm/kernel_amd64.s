@@ -325,3 +325,93 @@ c6loop:
 
 c6done:
 	RET
+
+// Store the first 6 floats of Y (X is its low half) to (DX), advance DX.
+#define STORET0(Y, X) \
+	VMOVUPS X, (DX); \
+	VEXTRACTF128 $1, Y, X1; \
+	VMOVSD X1, 16(DX); \
+	ADDQ R8, DX
+
+// As STORET0 but first add beta (in Y0) times the 6 floats at (DX).
+#define STORETB(Y, X) \
+	VMOVUPS (DX), X1; \
+	VMOVSD 16(DX), X2; \
+	VINSERTF128 $1, X2, Y1, Y1; \
+	VFMADD231PS Y1, Y0, Y; \
+	STORET0(Y, X)
+
+// Load tile columns at byte offset off (8 columns) of the 6 tile rows into
+// Y0..Y5 and zero Y6, Y7.
+#define LOADTILE(off) \
+	VMOVUPS off(SI), Y0; \
+	VMOVUPS off+64(SI), Y1; \
+	VMOVUPS off+128(SI), Y2; \
+	VMOVUPS off+192(SI), Y3; \
+	VMOVUPS off+256(SI), Y4; \
+	VMOVUPS off+320(SI), Y5; \
+	VXORPS Y6, Y6, Y6; \
+	VXORPS Y7, Y7, Y7
+
+// func storeT(tile, c *float32, ldc int, beta float32)
+// For j < 16, r < 6: c[j*ldc+r] = tile[r*16+j] + beta*c[j*ldc+r], with c
+// not read when beta is 0.
+TEXT ·storeT(SB), NOSPLIT, $0-28
+	MOVQ tile+0(FP), SI
+	MOVQ c+8(FP), DX
+	MOVQ ldc+16(FP), R8
+	SHLQ $2, R8
+	VMOVSS beta+24(FP), X0
+	VXORPS X1, X1, X1
+	VUCOMISS X1, X0
+	JNE  stbeta
+	JP   stbeta
+
+	LOADTILE(0)
+	TRANSPOSE8X8
+	STORET0(Y8, X8)
+	STORET0(Y9, X9)
+	STORET0(Y10, X10)
+	STORET0(Y11, X11)
+	STORET0(Y12, X12)
+	STORET0(Y13, X13)
+	STORET0(Y14, X14)
+	STORET0(Y15, X15)
+	LOADTILE(32)
+	TRANSPOSE8X8
+	STORET0(Y8, X8)
+	STORET0(Y9, X9)
+	STORET0(Y10, X10)
+	STORET0(Y11, X11)
+	STORET0(Y12, X12)
+	STORET0(Y13, X13)
+	STORET0(Y14, X14)
+	STORET0(Y15, X15)
+	VZEROUPPER
+	RET
+
+stbeta:
+	LOADTILE(0)
+	TRANSPOSE8X8
+	VBROADCASTSS beta+24(FP), Y0
+	STORETB(Y8, X8)
+	STORETB(Y9, X9)
+	STORETB(Y10, X10)
+	STORETB(Y11, X11)
+	STORETB(Y12, X12)
+	STORETB(Y13, X13)
+	STORETB(Y14, X14)
+	STORETB(Y15, X15)
+	LOADTILE(32)
+	TRANSPOSE8X8
+	VBROADCASTSS beta+24(FP), Y0
+	STORETB(Y8, X8)
+	STORETB(Y9, X9)
+	STORETB(Y10, X10)
+	STORETB(Y11, X11)
+	STORETB(Y12, X12)
+	STORETB(Y13, X13)
+	STORETB(Y14, X14)
+	STORETB(Y15, X15)
+	VZEROUPPER
+	RET

@@ -29,3 +29,8 @@ func copy16(dst, src *float32, ld, k int) {
 func copy6(dst, src *float32, ld, k int, alpha float32) {
 	panic("gemm: no assembly kernel on this platform")
 }
+
+// storeT is never called when useAsm is false.
+func storeT(tile, c *float32, ldc int, beta float32) {
+	panic("gemm: no assembly kernel on this platform")
+}
