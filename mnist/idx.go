@@ -113,6 +113,12 @@ func ReadIDX(r io.Reader, name string) (*IDX, error) {
 	var buf bytes.Buffer
 	buf.Grow(min(size, 64<<20))
 	n, err := io.CopyN(&buf, src, int64(size)+1)
+	if compressed && errors.Is(err, io.ErrUnexpectedEOF) {
+		if n >= int64(size) {
+			return nil, fmt.Errorf("%s: truncated gzip stream: all %d data bytes for dimensions %v were decompressed but the gzip trailer (checksum and length) is missing", name, size, dims)
+		}
+		return nil, fmt.Errorf("%s: truncated gzip stream: expected %d data bytes for dimensions %v, the compressed data ended after %d", name, size, dims, n)
+	}
 	if err != nil && err != io.EOF {
 		if e := wrap("the data", err); e != err {
 			return nil, e

@@ -3,6 +3,8 @@ package nn
 import (
 	"runtime"
 	"sync"
+
+	"github.com/autodrop-go/autodrop/internal/gemm"
 )
 
 // gemmFunc computes C = alpha*op(A)*op(B) + beta*C for row-major matrices,
@@ -14,7 +16,7 @@ type gemmFunc func(transA, transB bool, m, n, k int, alpha float32, a []float32,
 
 // sgemm is the matrix kernel every layer uses; swapping kernels is a change
 // of this one line.
-var sgemm gemmFunc = refGemm
+var sgemm gemmFunc = gemm.Sgemm
 
 // refGemm is the package's own kernel: it packs op(A) as m×k and op(B)ᵀ as
 // n×k (both contiguous along k) when they are not already, then runs a

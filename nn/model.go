@@ -80,28 +80,34 @@ func NewMLP(in int, hidden []int, out int, seed uint64) (*Model, error) {
 // uniform, biases zero. Activations are stored height×width×channels, so
 // conv weights are [out][ky][kx][in] and the first dense layer's inputs are
 // in (y, x, channel) order. Its parameters are W then b for each of the two
-// convolutions and three dense layers (61,706 numbers).
+// convolutions and three dense layers (44,426 numbers).
 func NewCNN(seed uint64) *Model {
-	m := &Model{arch: "cnn:lenet5", in: shape{28, 28, 1}, classes: 10}
-	s := m.in
-	c1 := newConv(s, 6, 5)
-	m.add(c1)
-	m.add(&relu{c1.os})
-	p1 := newMaxPool(c1.os)
-	m.add(p1)
-	c2 := newConv(p1.os, 16, 5)
-	m.add(c2)
-	m.add(&relu{c2.os})
-	p2 := newMaxPool(c2.os)
-	m.add(p2)
-	prev := p2.os.size()
-	for _, h := range []int{120, 84} {
+	m := newCNN("cnn:lenet5", shape{28, 28, 1}, []int{6, 16}, 5, []int{120, 84}, 10)
+	m.init(seed)
+	return m
+}
+
+// newCNN builds conv k×k → ReLU → max pool 2×2 for each entry of convs
+// (output channels), then ReLU dense layers of the hidden sizes, then a dense
+// layer to classes outputs. The weights are left zero.
+func newCNN(arch string, in shape, convs []int, k int, hidden []int, classes int) *Model {
+	m := &Model{arch: arch, in: in, classes: classes}
+	s := in
+	for _, ch := range convs {
+		c := newConv(s, ch, k)
+		m.add(c)
+		m.add(&relu{c.os})
+		p := newMaxPool(c.os)
+		m.add(p)
+		s = p.os
+	}
+	prev := s.size()
+	for _, h := range hidden {
 		m.add(newDense(prev, h))
 		m.add(&relu{shape{1, 1, h}})
 		prev = h
 	}
-	m.add(newDense(prev, 10))
-	m.init(seed)
+	m.add(newDense(prev, classes))
 	return m
 }
 
