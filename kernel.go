@@ -2,10 +2,10 @@ package autodrop
 
 import "math"
 
-// sums3 returns, in float64, the dot product of s = x-a and p = a-b and the
+// sums3Go returns, in float64, the dot product of s = x-a and p = a-b and the
 // squared norms of s and p. The summation order is fixed: four interleaved
 // accumulators per quantity, combined pairwise at the end.
-func sums3[T Float](x, a, b []T) (dot, ss, pp float64) {
+func sums3Go[T Float](x, a, b []T) (dot, ss, pp float64) {
 	n := len(x)
 	a = a[:n]
 	b = b[:n]

@@ -11,6 +11,11 @@ import (
 // number of cores or on GOMAXPROCS.
 const chunkLen = 1 << 16
 
+// commitChunkLen is the unit of parallel work of the pass that stores an
+// observation. It is larger than chunkLen so that copy() moves blocks of
+// megabytes, for which the runtime uses non-temporal stores.
+const commitChunkLen = 1 << 20
+
 // chunker is work split into numbered chunks that may run in any order.
 type chunker interface {
 	runChunk(i int)

@@ -316,7 +316,11 @@ func (s *Scheduler[T]) scaledSums(params [][]T) Sums {
 // runChunk performs the current pass on chunk i of the flattened
 // parameters.
 func (s *Scheduler[T]) runChunk(i int) {
-	lo, hi := i*chunkLen, min((i+1)*chunkLen, s.off[len(s.sizes)])
+	size := chunkLen
+	if s.op == opCommit {
+		size = commitChunkLen
+	}
+	lo, hi := i*size, min((i+1)*size, s.off[len(s.sizes)])
 	// Find the tensor holding lo.
 	t := 0
 	for s.off[t+1] <= lo {
@@ -420,7 +424,7 @@ func (s *Scheduler[T]) Apply(params [][]T, total Sums) (Record, error) {
 		s.cur = 1
 	}
 	s.params, s.op = params, opCommit
-	s.batch.run(s, len(s.partials))
+	s.batch.run(s, (len(s.buf[0])+commitChunkLen-1)/commitChunkLen)
 	s.params = nil
 	s.cur = 1 - s.cur
 	s.plan = plan{}
@@ -515,4 +519,9 @@ func (s *Scheduler[T]) report(rec Record) {
 		}
 		l.LogAttrs(context.Background(), level, "autodrop observation", slog.Any("record", rec))
 	}
+}
+
+// memoryBytes returns the bytes held in parameter-sized buffers.
+func (s *Scheduler[T]) memoryBytes() int {
+	return (len(s.buf[0])+len(s.buf[1]))*s.elemSize() + 8*len(s.tail)
 }
