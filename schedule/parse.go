@@ -110,7 +110,7 @@ func specTypes() []specType {
 			return NewCosineWarmRestarts(base, t0, tm, e)
 		}},
 		{TypeDoc{"linear", "LinearLR", "scale the lr by a factor going linearly from start_factor to end_factor over total_iters steps (warmup)", []FieldDoc{
-			{"start_factor", "number", "0.3333333333333333", "factor at step 0; 0 < start_factor <= 1"},
+			{"start_factor", "number", "1/3", "factor at step 0; 0 < start_factor <= 1"},
 			{"end_factor", "number", "1", "factor from step total_iters on; 0 <= end_factor <= 1"},
 			{"total_iters", "integer", "5", "steps to reach end_factor; >= 1"},
 		}}, func(f *fields, base []float64, _ ParseOptions) (Schedule, error) {
@@ -130,7 +130,7 @@ func specTypes() []specType {
 			{"pct_start", "number", "0.3", "fraction of the cycle spent raising the lr; in [0, 1]"},
 			{"anneal_strategy", "string", `"cos"`, `"cos" or "linear"`},
 			{"div_factor", "number", "25", "initial lr = max_lr/div_factor; > 0"},
-			{"final_div_factor", "number", "10000", "final lr = initial lr/final_div_factor; > 0"},
+			{"final_div_factor", "number", "1e4", "final lr = initial lr/final_div_factor; > 0"},
 			{"three_phase", "boolean", "false", "anneal back to the initial lr before the final lr"},
 			{"cycle_momentum", "boolean", "true", "cycle the momentum inversely to the lr (OneCycle.Momentums)"},
 			{"base_momentum", "number", "0.85", "momentum at the peak lr; 0 <= base_momentum <= max_momentum"},
@@ -140,25 +140,25 @@ func specTypes() []specType {
 			{"mode", "string", `"min"`, `"min" (loss) or "max" (accuracy)`},
 			{"factor", "number", "0.1", "multiplier at each reduction; 0 < factor < 1"},
 			{"patience", "integer", "10", "steps without improvement tolerated; >= 0"},
-			{"threshold", "number", "0.0001", "least improvement that counts; >= 0"},
-			{"threshold_mode", "string", `"rel"`, `"rel" (relative to |best|) or "abs"`},
+			{"threshold", "number", "1e-4", "least improvement that counts; >= 0"},
+			{"threshold_mode", "string", `"rel"`, `"rel" (relative to the magnitude of best) or "abs"`},
 			{"cooldown", "integer", "0", "steps after a reduction during which bad steps are not counted; >= 0"},
 			{"min_lr", "number or list of numbers", "0", "floor of the lr, one for all groups or one per group; >= 0"},
-			{"eps", "number", "1e-08", "reductions smaller than eps are skipped; >= 0"},
+			{"eps", "number", "1e-8", "reductions smaller than eps are skipped; >= 0"},
 		}}, buildPlateau},
 		{TypeDoc{"constant", "", "keep the lr unchanged", nil},
 			func(_ *fields, base []float64, _ ParseOptions) (Schedule, error) { return NewConstant(base) }},
 		{TypeDoc{"autodrop", "", "AutoDrop: drop the lr when the angular velocity of the parameters saturates; the lr is the base lr (no lr field); observes the model's parameters", []FieldDoc{
-			{"preset", "string", `"cifar"`, `"cifar" or "imagenet": the values of the fields not given`},
-			{"drop_factor", "number", "preset (0.2)", "multiplier at each drop; 0 < drop_factor < 1"},
-			{"theta", "number", "preset (0.01)", "saturation threshold in degrees; >= 0"},
-			{"max_theta", "number", "preset (1)", "cap on theta under auto_theta; 0 means none"},
-			{"min_lr", "number", "preset (0.0001)", "floor of the lr at a drop; <= the base lr"},
-			{"patience", "integer", "preset (19)", "observations between arming and the drop; >= 0"},
-			{"auto_theta", "boolean", "preset (true)", "raise theta at each drop: theta/drop_factor, capped at max_theta"},
-			{"tail_average", "boolean", "preset (true)", "replace the parameters by their tail average at a drop"},
-			{"window", "integer", "preset (1)", "number of deltas averaged before the test; >= 1 (0 means 1)"},
-			{"epsilon", "number", "preset (1e-08)", "added to the norms' product in the cosine; 0 means 1e-8"},
+			{"preset", "string", `"cifar"`, `"cifar" (drop_factor 0.2, theta 0.01, max_theta 1, min_lr 1e-4, patience 19, auto_theta and tail_average on, window 1, epsilon 1e-8) or "imagenet" (the same with drop_factor 0.1): gives the fields not set`},
+			{"drop_factor", "number", "preset", "multiplier at each drop; 0 < drop_factor < 1"},
+			{"theta", "number", "preset", "saturation threshold in degrees; >= 0"},
+			{"max_theta", "number", "preset", "cap on theta under auto_theta; 0 means none"},
+			{"min_lr", "number", "preset", "floor of the lr at a drop; <= the base lr"},
+			{"patience", "integer", "preset", "observations between arming and the drop; >= 0"},
+			{"auto_theta", "boolean", "preset", "raise theta at each drop: theta/drop_factor, capped at max_theta"},
+			{"tail_average", "boolean", "preset", "replace the parameters by their tail average at a drop"},
+			{"window", "integer", "preset", "number of deltas averaged before the test; >= 1 (0 means 1)"},
+			{"epsilon", "number", "preset", "added to the norms' product in the cosine; 0 means 1e-8"},
 		}}, buildAutoDrop},
 	}
 }
@@ -228,7 +228,7 @@ func parseSpec(raw json.RawMessage, path string, base []float64, opts ParseOptio
 		if t.Name != typ {
 			continue
 		}
-		f := &fields{obj: obj, where: where + typ + ": "}
+		f := &fields{obj: obj, path: path, where: where + typ + ": "}
 		if typ == "autodrop" {
 			if _, ok := obj["lr"]; ok {
 				return nil, fmt.Errorf(`%sfield "lr" is not accepted: AutoDrop starts at the base lr, as every schedule does`, f.where)
@@ -280,7 +280,8 @@ func abbrev(raw []byte) string {
 // fields decodes the fields of one spec object. The first error sticks.
 type fields struct {
 	obj   map[string]json.RawMessage
-	where string
+	path  string // location of the spec, e.g. "schedules[1]"
+	where string // error prefix
 	err   error
 }
 
@@ -371,10 +372,13 @@ func buildSequential(f *fields, base []float64, opts ParseOptions) (Schedule, er
 	if f.err != nil {
 		return nil, f.err
 	}
-	path := strings.TrimSuffix(strings.TrimPrefix(f.where, "schedule: "), "sequential: ")
+	prefix := ""
+	if f.path != "" {
+		prefix = f.path + "."
+	}
 	children := make([]Schedule, len(raws))
 	for i, r := range raws {
-		s, err := parseSpec(r, fmt.Sprintf("%sschedules[%d]", path, i), base, opts)
+		s, err := parseSpec(r, fmt.Sprintf("%sschedules[%d]", prefix, i), base, opts)
 		if err != nil {
 			return nil, err
 		}

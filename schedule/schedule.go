@@ -68,8 +68,13 @@ func argErr(kind, field string, value any, want string, args ...any) *ArgError {
 	return &ArgError{Schedule: kind, Field: field, Value: fmtValue(value), Want: fmt.Sprintf(want, args...)}
 }
 
+// rawValue is a value already formatted for an error message.
+type rawValue string
+
 func fmtValue(v any) string {
 	switch v := v.(type) {
+	case rawValue:
+		return string(v)
 	case float64:
 		return fmtF(v)
 	case []float64:

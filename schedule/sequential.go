@@ -29,7 +29,7 @@ type Sequential struct {
 func NewSequential(schedules []Schedule, milestones []int) (*Sequential, error) {
 	const kind = "sequential"
 	if len(schedules) == 0 {
-		return nil, argErr(kind, "schedules", "[]", "at least one schedule")
+		return nil, argErr(kind, "schedules", rawValue("[]"), "at least one schedule")
 	}
 	if len(milestones) != len(schedules)-1 {
 		return nil, argErr(kind, "milestones", milestones, "one milestone fewer than schedules (%d)", len(schedules)-1)
@@ -41,11 +41,11 @@ func NewSequential(schedules []Schedule, milestones []int) (*Sequential, error) 
 	groups := -1
 	for i, c := range schedules {
 		if c == nil {
-			return nil, argErr(kind, fmt.Sprintf("schedules[%d]", i), "nil", "a schedule")
+			return nil, argErr(kind, fmt.Sprintf("schedules[%d]", i), rawValue("nil"), "a schedule")
 		}
 		n := len(c.LRs())
 		if groups >= 0 && n != groups {
-			return nil, argErr(kind, fmt.Sprintf("schedules[%d]", i), fmt.Sprintf("a schedule with %d parameter groups", n), "the %d groups of schedules[0]", groups)
+			return nil, argErr(kind, fmt.Sprintf("schedules[%d]", i), rawValue(fmt.Sprintf("a schedule with %d parameter groups", n)), "%d parameter groups, as schedules[0] has", groups)
 		}
 		groups = n
 		b, err := c.MarshalBinary()
