@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/autodrop-go/autodrop"
+	"github.com/autodrop-go/autodrop/schedule"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -93,11 +94,13 @@ type Result struct {
 
 // stepper is what the adapter needs from a schedule.
 type stepper[T Float] interface {
-	// observe advances the schedule by one epoch. params is nil when
-	// needsParams is false.
-	observe(params [][]T, metric func() (float64, error)) (rec autodrop.Record, hasRec bool, err error)
-	needsParams() bool
+	// observe advances the schedule by one epoch. views holds the live
+	// values of the trainable variables when readsParams was true, else nil.
+	observe(views [][]T, metric []float64) (rec autodrop.Record, hasRec bool, err error)
+	// readsParams reports whether the next observe needs the parameters.
+	readsParams() bool
 	lr() (float64, error)
+	epochs() int
 	encoding.BinaryMarshaler
 	encoding.BinaryUnmarshaler
 }
@@ -143,15 +146,48 @@ func Attach[T Float](loop *train.Loop, ds train.Dataset, s *autodrop.Scheduler[T
 	if s == nil {
 		return nil, errors.New("gomlxdrop: nil scheduler")
 	}
-	return attach(loop, ds, &autoDropStepper[T]{s: s}, opts)
+	a := &Adapter[T]{sched: &autoDropStepper[T]{s: s}}
+	return a.attach(loop, ds, opts)
 }
 
-func attach[T Float](loop *train.Loop, ds train.Dataset, st stepper[T], opts *Options) (*Adapter[T], error) {
+// AttachSchedule is Attach for any schedule of package
+// github.com/autodrop-go/autodrop/schedule (MultiStep, Cosine, Plateau,
+// Sequential, AutoDrop, a parsed JSON spec, ...). build is called once, with
+// the function that returns the live values of the trainable variables (one
+// slice per variable, written in place by tail averaging): pass it to
+// schedule.NewAutoDrop or as schedule.ParseOptions.Params (Params64 for
+// float64); other schedules ignore it. It returns valid values only while the
+// adapter runs the schedule's Step at the end of an epoch.
+//
+// The schedule must have one parameter group: GoMLX has one learning rate.
+// Its Step gets the value of Options.Metric, if set.
+func AttachSchedule[T Float](loop *train.Loop, ds train.Dataset,
+	build func(params func() [][]T) (schedule.Schedule, error), opts *Options) (*Adapter[T], error) {
+	if build == nil {
+		return nil, errors.New("gomlxdrop: nil schedule builder")
+	}
+	a := &Adapter[T]{}
+	st := &scheduleStepper[T]{a: a, reads: true}
+	s, err := build(st.params)
+	if err != nil {
+		return nil, fmt.Errorf("gomlxdrop: building the schedule: %w", err)
+	}
+	if s == nil {
+		return nil, errors.New("gomlxdrop: the schedule builder returned a nil schedule")
+	}
+	if n := len(s.LRs()); n != 1 {
+		return nil, fmt.Errorf("gomlxdrop: the schedule has %d parameter groups, GoMLX has one learning rate", n)
+	}
+	st.s = s
+	a.sched = st
+	return a.attach(loop, ds, opts)
+}
+
+func (a *Adapter[T]) attach(loop *train.Loop, ds train.Dataset, opts *Options) (*Adapter[T], error) {
 	if loop == nil || loop.Trainer == nil {
 		return nil, errors.New("gomlxdrop: nil loop or loop without trainer")
 	}
-	a, err := newAdapter(loop.Trainer, st, opts)
-	if err != nil {
+	if err := a.init(loop.Trainer, opts); err != nil {
 		return nil, err
 	}
 	a.ds = ds
@@ -161,11 +197,8 @@ func attach[T Float](loop *train.Loop, ds train.Dataset, st stepper[T], opts *Op
 	return a, nil
 }
 
-func newAdapter[T Float](trainer *train.Trainer, st stepper[T], opts *Options) (*Adapter[T], error) {
-	if trainer == nil {
-		return nil, errors.New("gomlxdrop: nil trainer")
-	}
-	a := &Adapter[T]{trainer: trainer, ctx: trainer.Context(), sched: st}
+func (a *Adapter[T]) init(trainer *train.Trainer, opts *Options) error {
+	a.trainer, a.ctx = trainer, trainer.Context()
 	if opts != nil {
 		a.opts = *opts
 	}
@@ -176,27 +209,27 @@ func newAdapter[T Float](trainer *train.Trainer, st stepper[T], opts *Options) (
 		a.opts.StateName = DefaultStateName
 	}
 	if !strings.HasPrefix(a.opts.StateScope, context.RootScope) {
-		return nil, fmt.Errorf("gomlxdrop: Options.StateScope %q is not an absolute scope (must start with %q)",
+		return fmt.Errorf("gomlxdrop: Options.StateScope %q is not an absolute scope (must start with %q)",
 			a.opts.StateScope, context.RootScope)
 	}
 	if a.opts.Scope != "" && !strings.HasPrefix(a.opts.Scope, context.RootScope) {
-		return nil, fmt.Errorf("gomlxdrop: Options.Scope %q is not an absolute scope (must start with %q)",
+		return fmt.Errorf("gomlxdrop: Options.Scope %q is not an absolute scope (must start with %q)",
 			a.opts.Scope, context.RootScope)
 	}
 	if err := a.restore(); err != nil {
-		return nil, err
+		return err
 	}
 	lr, err := a.sched.lr()
 	if err == nil {
 		err = checkLR(lr)
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := a.setLR(lr); err != nil {
-		return nil, err
+		return err
 	}
-	return a, nil
+	return nil
 }
 
 // restore loads the scheduler state from the state variable (present after a
@@ -237,7 +270,7 @@ func (a *Adapter[T]) restore() error {
 	if err := a.sched.UnmarshalBinary(state); err != nil {
 		return fmt.Errorf("gomlxdrop: restoring scheduler state from %s: %w", a.statePath(), err)
 	}
-	a.epoch = epochOf(a.sched)
+	a.epoch = a.sched.epochs()
 	return nil
 }
 
@@ -362,49 +395,17 @@ func (a *Adapter[T]) params() ([]*context.Variable, error) {
 func (a *Adapter[T]) EpochEnd() (Result, error) {
 	start := time.Now()
 	res := Result{Epoch: a.epoch + 1}
-	if !a.sched.needsParams() {
-		rec, has, err := a.sched.observe(nil, a.opts.Metric)
+	var metric []float64
+	if a.opts.Metric != nil {
+		m, err := a.opts.Metric()
 		if err != nil {
-			return res, fmt.Errorf("gomlxdrop: epoch %d: %w", res.Epoch, err)
+			return res, fmt.Errorf("gomlxdrop: epoch %d: metric: %w", res.Epoch, err)
 		}
-		res.Record, res.HasRecord = rec, has
-	} else {
-		vars, err := a.params()
-		if err != nil {
-			return res, err
-		}
-		var fresh []*tensors.Tensor
-		err = a.withViews(vars, func(views [][]T) error {
-			rec, has, err := a.sched.observe(views, a.opts.Metric)
-			if err != nil {
-				return err
-			}
-			res.Record, res.HasRecord = rec, has
-			res.Averaged = has && rec.Averaged
-			for _, p := range views {
-				res.Params += len(p)
-			}
-			res.Tensors = len(views)
-			if res.Averaged {
-				// The views may be the backend's own buffers (shared on
-				// CPU): replace the values by new tensors rather than
-				// relying on in-place writes reaching the device.
-				fresh = make([]*tensors.Tensor, len(views))
-				for i, p := range views {
-					fresh[i] = tensors.FromFlatDataAndDimensions(p, vars[i].Shape().Dimensions...)
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return res, fmt.Errorf("gomlxdrop: epoch %d: %w", res.Epoch, err)
-		}
-		for i, t := range fresh {
-			if err := vars[i].SetValue(t); err != nil {
-				return res, fmt.Errorf("gomlxdrop: epoch %d: writing the tail average into %s: %w",
-					res.Epoch, vars[i].ScopeAndName(), err)
-			}
-		}
+		metric = []float64{m}
+	}
+	err := a.observe(&res, metric)
+	if err != nil {
+		return res, fmt.Errorf("gomlxdrop: epoch %d: %w", res.Epoch, err)
 	}
 	lr, err := a.sched.lr()
 	if err == nil {
@@ -424,6 +425,76 @@ func (a *Adapter[T]) EpochEnd() (Result, error) {
 	res.Duration = time.Since(start)
 	a.last, a.hasLast = res, true
 	return res, nil
+}
+
+// observe runs one observation of the schedule, with the variables' live
+// values if it reads them, and makes written values reach the device.
+func (a *Adapter[T]) observe(res *Result, metric []float64) error {
+	if !a.sched.readsParams() {
+		rec, has, err := a.sched.observe(nil, metric)
+		if err == nil || !a.sched.readsParams() {
+			res.Record, res.HasRecord = rec, has
+			return err
+		}
+		// The schedule asked for the parameters after all (a Sequential
+		// reaching an AutoDrop child); its failed Step changed nothing:
+		// run it again with them.
+	}
+	vars, err := a.params()
+	if err != nil {
+		return err
+	}
+	var fresh []*tensors.Tensor
+	unknown := false // the schedule may have written, without telling
+	err = a.withViews(vars, func(views [][]T) error {
+		rec, has, err := a.sched.observe(views, metric)
+		if err != nil {
+			return err
+		}
+		res.Record, res.HasRecord = rec, has
+		for _, p := range views {
+			res.Params += len(p)
+		}
+		res.Tensors = len(views)
+		switch {
+		case has && rec.Averaged:
+			// The views may be the backend's own buffers (CPU backends
+			// share them with the host) or a host copy: replace the values
+			// by new tensors rather than rely on in-place writes reaching
+			// the device.
+			res.Averaged = true
+			fresh = make([]*tensors.Tensor, len(views))
+			for i, p := range views {
+				fresh[i] = tensors.FromFlatDataAndDimensions(p, vars[i].Shape().Dimensions...)
+			}
+		case !has:
+			unknown = true
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i, t := range fresh {
+		if err := vars[i].SetValue(t); err != nil {
+			return fmt.Errorf("writing the tail average into %s: %w", vars[i].ScopeAndName(), err)
+		}
+	}
+	if unknown {
+		// Values read through a host copy may have been written: drop the
+		// device copies so that the next step uploads the host values.
+		// Views of shared buffers were written in place.
+		for _, v := range vars {
+			t, err := v.Value()
+			if err == nil && !t.IsShared() && t.HasLocal() {
+				err = t.InvalidateOnDevice()
+			}
+			if err != nil {
+				return fmt.Errorf("syncing %s: %w", v.ScopeAndName(), err)
+			}
+		}
+	}
+	return nil
 }
 
 // withViews calls fn with the flat data of every variable, read in place:
@@ -519,27 +590,84 @@ func (a *Adapter[T]) Yield() (spec any, inputs, labels []*tensors.Tensor, err er
 // autoDropStepper adapts *autodrop.Scheduler.
 type autoDropStepper[T Float] struct{ s *autodrop.Scheduler[T] }
 
-func (d *autoDropStepper[T]) needsParams() bool { return true }
+func (d *autoDropStepper[T]) readsParams() bool { return true }
 
-func (d *autoDropStepper[T]) observe(params [][]T, _ func() (float64, error)) (autodrop.Record, bool, error) {
-	rec, err := d.s.Observe(params)
+func (d *autoDropStepper[T]) observe(views [][]T, _ []float64) (autodrop.Record, bool, error) {
+	rec, err := d.s.Observe(views)
 	return rec, err == nil, err
 }
 
 func (d *autoDropStepper[T]) lr() (float64, error) { return d.s.LR(), nil }
 
+func (d *autoDropStepper[T]) epochs() int { return d.s.Epoch() }
+
 func (d *autoDropStepper[T]) MarshalBinary() ([]byte, error) { return d.s.MarshalBinary() }
 
 func (d *autoDropStepper[T]) UnmarshalBinary(b []byte) error { return d.s.UnmarshalBinary(b) }
 
-// epochOf returns the number of epochs a schedule has observed, when it
-// tells; 0 otherwise.
-func epochOf[T Float](st stepper[T]) int {
-	if d, ok := st.(*autoDropStepper[T]); ok {
-		return d.s.Epoch()
+// lastRecorder is implemented by schedule.AutoDrop.
+type lastRecorder interface {
+	Last() (autodrop.Record, bool)
+}
+
+// scheduleStepper adapts a schedule.Schedule.
+type scheduleStepper[T Float] struct {
+	a *Adapter[T]
+	s schedule.Schedule
+	// reads: the last Step read the parameters (or none ran yet), so the
+	// next one gets them ready.
+	reads bool
+	live  [][]T // the views, during a Step with parameters
+	asked bool  // the schedule called params during the current Step
+}
+
+// params is the function given to the schedule builder.
+func (d *scheduleStepper[T]) params() [][]T {
+	d.asked = true
+	return d.live
+}
+
+func (d *scheduleStepper[T]) readsParams() bool { return d.reads }
+
+func (d *scheduleStepper[T]) observe(views [][]T, metric []float64) (autodrop.Record, bool, error) {
+	d.live, d.asked = views, false
+	err := d.s.Step(metric...)
+	d.live = nil
+	d.reads = d.asked
+	if err != nil {
+		return autodrop.Record{}, false, err
+	}
+	if views == nil {
+		return autodrop.Record{}, false, nil // nothing read, nothing written
+	}
+	if l, ok := d.s.(interface {
+		Last() (autodrop.Record, bool)
+	}); ok {
+		if rec, ok := l.Last(); ok {
+			return rec, true, nil
+		}
+	}
+	return autodrop.Record{}, false, nil
+}
+
+func (d *scheduleStepper[T]) lr() (float64, error) {
+	lrs := d.s.LRs()
+	if len(lrs) != 1 {
+		return 0, fmt.Errorf("the schedule has %d parameter groups, GoMLX has one learning rate", len(lrs))
+	}
+	return lrs[0], nil
+}
+
+func (d *scheduleStepper[T]) epochs() int {
+	if n, ok := d.s.(interface{ Steps() int }); ok {
+		return n.Steps()
 	}
 	return 0
 }
+
+func (d *scheduleStepper[T]) MarshalBinary() ([]byte, error) { return d.s.MarshalBinary() }
+
+func (d *scheduleStepper[T]) UnmarshalBinary(b []byte) error { return d.s.UnmarshalBinary(b) }
 
 // tryCatch runs fn and returns the error it panicked with, if any (GoMLX
 // graph-building functions panic on error). Other panics are re-raised.

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/autodrop-go/autodrop"
+	"github.com/autodrop-go/autodrop/schedule"
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/backends/simplego"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -348,5 +349,86 @@ func TestErrors(t *testing.T) {
 	_, err = loop2.RunEpochs(run2, 1)
 	if err == nil || !strings.Contains(err.Error(), `no trainable variable under scope "/nothing"`) {
 		t.Fatalf("RunEpochs with an empty scope: %v", err)
+	}
+}
+
+func TestAttachScheduleMultiStep(t *testing.T) {
+	ctx := context.New()
+	loop := newLoop(t, ctx)
+	var s schedule.Schedule
+	run, err := AttachSchedule(loop, tinyData(t), func(func() [][]float32) (schedule.Schedule, error) {
+		var err error
+		s, err = schedule.NewMultiStep([]float64{0.1}, []int{2}, 0.5)
+		return s, err
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loop.RunEpochs(run, 3); err != nil {
+		t.Fatal(err)
+	}
+	if lr := s.LRs()[0]; lr != 0.05 || lrValue(t, run.LRVariable()) != float64(float32(lr)) {
+		t.Fatalf("GoMLX learning rate %g, schedule's %g, want 0.05", lrValue(t, run.LRVariable()), lr)
+	}
+	// A schedule that does not read the parameters stops getting them.
+	if last, _ := run.Last(); last.Epoch != 3 || last.Tensors != 0 || last.HasRecord {
+		t.Fatalf("last result %+v: want epoch 3 without parameters read", last)
+	}
+}
+
+func TestAttachScheduleParsedSequentialAutoDrop(t *testing.T) {
+	ctx := context.New()
+	loop := newLoop(t, ctx)
+	var recs []autodrop.Record
+	spec := `{"type": "sequential", "milestones": [2], "schedules": [
+		{"type": "constant"},
+		{"type": "autodrop", "drop_factor": 0.5, "theta": 1e6, "patience": 0, "tail_average": false, "auto_theta": false}]}`
+	var s schedule.Schedule
+	run, err := AttachSchedule(loop, tinyData(t), func(params func() [][]float32) (schedule.Schedule, error) {
+		var err error
+		s, err = schedule.Parse([]byte(spec), []float64{0.1}, schedule.ParseOptions{
+			Params:   params,
+			OnRecord: func(r autodrop.Record) { recs = append(recs, r) },
+		})
+		return s, err
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// AutoDrop starts at step 3 and observes steps 3..6: it has its first
+	// delta, and drops, at step 6.
+	if _, err := loop.RunEpochs(run, 5); err != nil {
+		t.Fatal(err)
+	}
+	if s.LRs()[0] != 0.1 || len(recs) != 3 {
+		t.Fatalf("before the drop: lr %g, %d AutoDrop records, want 0.1 and 3", s.LRs()[0], len(recs))
+	}
+	if _, err := loop.RunEpochs(run, 1); err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 4 || !recs[3].Dropped {
+		t.Fatalf("AutoDrop records %v: want a drop at its 4th observation", recs)
+	}
+	if lr := s.LRs()[0]; lr != 0.05 || lrValue(t, run.LRVariable()) != float64(float32(lr)) {
+		t.Fatalf("GoMLX learning rate %g, schedule's %g, want 0.05", lrValue(t, run.LRVariable()), lr)
+	}
+	if last, _ := run.Last(); last.Tensors != 4 {
+		t.Fatalf("last result %+v: want the 4 variables read", last)
+	}
+}
+
+func TestAttachScheduleErrors(t *testing.T) {
+	loop := newLoop(t, context.New())
+	_, err := AttachSchedule(loop, nil, func(func() [][]float32) (schedule.Schedule, error) {
+		return schedule.NewConstant([]float64{0.1, 0.2})
+	}, nil)
+	if err == nil || !strings.Contains(err.Error(), "2 parameter groups") {
+		t.Fatalf("two parameter groups: %v", err)
+	}
+	_, err = AttachSchedule(loop, nil, func(func() [][]float32) (schedule.Schedule, error) {
+		return schedule.NewConstant([]float64{math.NaN()})
+	}, nil)
+	if err == nil {
+		t.Fatal("a NaN base rate was accepted")
 	}
 }
