@@ -13,16 +13,24 @@ func xgetbv() (eax, edx uint32)
 //go:noescape
 func kernelAsm(kc int, a, b, c *float32, ldc int, beta float32)
 
-// transpose16 sets dst[kk*16+r] = src[r*ld+kk] for r < 16, kk < 8*n8.
+// transpose16 sets dst[kk*16+r] = src[r*ld+kk] for r < 16 and
+// kk < 8*n8+rem (0 <= rem < 8); mask must be maskTab[8-rem:].
 //
 //go:noescape
-func transpose16(dst, src *float32, ld, n8 int)
+func transpose16(dst, src *float32, ld, n8, rem int, mask *int32)
 
-// transpose6 sets dst[kk*6+r] = alpha*src[r*ld+kk] for r < 6, kk < 8*n8,
-// clobbering dst[48*n8] and dst[48*n8+1].
+// transpose6 sets dst[kk*6+r] = alpha*src[r*ld+kk] for r < 6 and
+// kk < 8*n8+rem (0 <= rem < 8); mask must be maskTab[8-rem:].
 //
 //go:noescape
-func transpose6(dst, src *float32, ld, n8 int, alpha float32)
+func transpose6(dst, src *float32, ld, n8, rem int, mask *int32, alpha float32)
+
+// copy16m sets dst[kk*16+j] = src[kk*ld+j] for j < cols and 0 for
+// cols <= j < 16, kk < k, without reading past column cols; mask must be
+// maskTab[16-cols:].
+//
+//go:noescape
+func copy16m(dst, src *float32, ld, k int, mask *int32)
 
 // copy16 sets dst[kk*16:kk*16+16] = src[kk*ld:kk*ld+16] for kk < k.
 //

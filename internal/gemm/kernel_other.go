@@ -11,12 +11,12 @@ func kernelAsm(kc int, a, b, c *float32, ldc int, beta float32) {
 }
 
 // transpose16 is never called when useAsm is false.
-func transpose16(dst, src *float32, ld, n8 int) {
+func transpose16(dst, src *float32, ld, n8, rem int, mask *int32) {
 	panic("gemm: no assembly kernel on this platform")
 }
 
 // transpose6 is never called when useAsm is false.
-func transpose6(dst, src *float32, ld, n8 int, alpha float32) {
+func transpose6(dst, src *float32, ld, n8, rem int, mask *int32, alpha float32) {
 	panic("gemm: no assembly kernel on this platform")
 }
 
@@ -32,5 +32,10 @@ func copy6(dst, src *float32, ld, k int, alpha float32) {
 
 // storeT is never called when useAsm is false.
 func storeT(tile, c *float32, ldc int, beta float32) {
+	panic("gemm: no assembly kernel on this platform")
+}
+
+// copy16m is never called when useAsm is false.
+func copy16m(dst, src *float32, ld, k int, mask *int32) {
 	panic("gemm: no assembly kernel on this platform")
 }

@@ -1,5 +1,11 @@
 package gemm
 
+// maskTab holds AVX lane masks: &maskTab[16-n] is a 16-lane mask whose
+// first n lanes are set (and &maskTab[8-n] an 8-lane one).
+var maskTab = [32]int32{
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+}
+
 // packA packs the mcc×kcc block of op(A) starting at (i0, p0) into dst as a
 // sequence of mr-row micro-panels. Within a micro-panel element (r, kk) is at
 // kk*mr+r. Rows beyond mcc are zero-padded. The block is scaled by alpha.
@@ -69,10 +75,14 @@ func packB(dst, b []float32, ldb int, trans bool, p0, kcc, j0, ncc int) {
 		d := dst[jr*kcc : jr*kcc+nr*kcc]
 		if !trans {
 			// op(B)(kk, j) = b[kk*ldb+j]: each k step is a contiguous run.
-			if useAsm && cols == nr {
+			if useAsm {
 				o := p0*ldb + j0 + jr
-				_ = b[o+(kcc-1)*ldb+nr-1]
-				copy16(&d[0], &b[o], ldb, kcc)
+				_ = b[o+(kcc-1)*ldb+cols-1]
+				if cols == nr {
+					copy16(&d[0], &b[o], ldb, kcc)
+				} else {
+					copy16m(&d[0], &b[o], ldb, kcc, &maskTab[nr-cols])
+				}
 				continue
 			}
 			for kk := 0; kk < kcc; kk++ {
@@ -110,19 +120,12 @@ func packB(dst, b []float32, ldb int, trans bool, p0, kcc, j0, ncc int) {
 // stride ld, into d so that d[kk*16+r] = row r element kk. Reading the 16
 // rows in lock step keeps all loads and stores sequential.
 func packT16(d, src []float32, ld, off, kcc int) {
-	if useAsm && kcc >= 8 {
+	if useAsm {
 		// Bounds for the assembly: rows 0..15 of length kcc from off.
 		_ = src[off+15*ld+kcc-1]
 		_ = d[16*kcc-1]
-		n8 := kcc / 8
-		transpose16(&d[0], &src[off], ld, n8)
-		done := 8 * n8
-		if done == kcc {
-			return
-		}
-		d = d[16*done:]
-		off += done
-		kcc -= done
+		transpose16(&d[0], &src[off], ld, kcc/8, kcc%8, &maskTab[8-kcc%8])
+		return
 	}
 	r0 := src[off+0*ld : off+0*ld+kcc]
 	r1 := src[off+1*ld : off+1*ld+kcc]
@@ -164,18 +167,12 @@ func packT16(d, src []float32, ld, off, kcc int) {
 
 // packT6 is packT16 for the 6-row micro-panels of A, scaled by alpha.
 func packT6(d, src []float32, ld, off, kcc int, alpha float32) {
-	if useAsm && kcc > 8 {
-		// Bounds for the assembly: rows 0..5 of length kcc from off. At
-		// least one k column is left to the Go loop below, which
-		// overwrites the two floats the assembly clobbers past its end.
+	if useAsm {
+		// Bounds for the assembly: rows 0..5 of length kcc from off.
 		_ = src[off+5*ld+kcc-1]
 		_ = d[6*kcc-1]
-		n8 := (kcc - 1) / 8
-		transpose6(&d[0], &src[off], ld, n8, alpha)
-		done := 8 * n8
-		d = d[6*done:]
-		off += done
-		kcc -= done
+		transpose6(&d[0], &src[off], ld, kcc/8, kcc%8, &maskTab[8-kcc%8], alpha)
+		return
 	}
 	r0 := src[off+0*ld : off+0*ld+kcc]
 	r1 := src[off+1*ld : off+1*ld+kcc]
