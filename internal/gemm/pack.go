@@ -75,17 +75,22 @@ func packB(dst, b []float32, ldb int, trans bool, p0, kcc, j0, ncc int) {
 		d := dst[jr*kcc : jr*kcc+nr*kcc]
 		if !trans {
 			// op(B)(kk, j) = b[kk*ldb+j]: each k step is a contiguous run.
+			kk0 := 0
 			if useAsm {
 				o := p0*ldb + j0 + jr
 				_ = b[o+(kcc-1)*ldb+cols-1]
 				if cols == nr {
 					copy16(&d[0], &b[o], ldb, kcc)
-				} else {
-					copy16m(&d[0], &b[o], ldb, kcc, &maskTab[nr-cols])
+					continue
 				}
-				continue
+				// copy16m reads 16 floats per row: use it only for
+				// rows where that stays inside b.
+				if rest := len(b) - o - nr; rest >= 0 {
+					kk0 = min(kcc, rest/ldb+1)
+					copy16m(&d[0], &b[o], ldb, kk0, &maskTab[nr-cols])
+				}
 			}
-			for kk := 0; kk < kcc; kk++ {
+			for kk := kk0; kk < kcc; kk++ {
 				o := (p0+kk)*ldb + j0 + jr
 				dd := (*[nr]float32)(d[kk*nr : kk*nr+nr])
 				if cols == nr {
@@ -124,8 +129,17 @@ func packT16(d, src []float32, ld, off, kcc int) {
 		// Bounds for the assembly: rows 0..15 of length kcc from off.
 		_ = src[off+15*ld+kcc-1]
 		_ = d[16*kcc-1]
-		transpose16(&d[0], &src[off], ld, kcc/8, kcc%8, &maskTab[8-kcc%8])
-		return
+		n8, rem := kcc/8, kcc%8
+		// The remainder is read with full 8-float loads; if that would
+		// run past src, leave the remainder to the Go loop below.
+		if off+15*ld+8*n8+8 <= len(src) {
+			transpose16(&d[0], &src[off], ld, n8, rem, &maskTab[8-rem])
+			return
+		}
+		transpose16(&d[0], &src[off], ld, n8, 0, &maskTab[8])
+		d = d[16*8*n8:]
+		off += 8 * n8
+		kcc = rem
 	}
 	r0 := src[off+0*ld : off+0*ld+kcc]
 	r1 := src[off+1*ld : off+1*ld+kcc]
@@ -171,8 +185,17 @@ func packT6(d, src []float32, ld, off, kcc int, alpha float32) {
 		// Bounds for the assembly: rows 0..5 of length kcc from off.
 		_ = src[off+5*ld+kcc-1]
 		_ = d[6*kcc-1]
-		transpose6(&d[0], &src[off], ld, kcc/8, kcc%8, &maskTab[8-kcc%8], alpha)
-		return
+		n8, rem := kcc/8, kcc%8
+		// The remainder is read with full 8-float loads; if that would
+		// run past src, leave the remainder to the Go loop below.
+		if off+5*ld+8*n8+8 <= len(src) {
+			transpose6(&d[0], &src[off], ld, n8, rem, &maskTab[8-rem], alpha)
+			return
+		}
+		transpose6(&d[0], &src[off], ld, n8, 0, &maskTab[8], alpha)
+		d = d[6*8*n8:]
+		off += 8 * n8
+		kcc = rem
 	}
 	r0 := src[off+0*ld : off+0*ld+kcc]
 	r1 := src[off+1*ld : off+1*ld+kcc]

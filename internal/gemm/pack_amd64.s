@@ -34,7 +34,10 @@
 
 // func transpose16(dst, src *float32, ld, n8, rem int, mask *int32)
 // For r < 16 and kk < 8*n8+rem: dst[kk*16+r] = src[r*ld+kk]. mask points
-// to 8 int32 lanes whose first rem are -1 and the rest 0.
+// to 8 int32 lanes whose first rem are -1 and the rest 0. When rem > 0 the
+// remainder is read with full 8-float loads (then masked), so the caller
+// must ensure src[15*ld+8*n8+7] is addressable. (Masked AVX loads are not
+// used: AMD may fault on masked-out lanes.)
 TEXT ·transpose16(SB), NOSPLIT, $0-48
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
@@ -95,14 +98,22 @@ t16rem:
 	TESTQ BX, BX
 	JZ   t16done
 	VMOVDQU (R13), Y15
-	VMASKMOVPS (SI), Y15, Y0
-	VMASKMOVPS (SI)(R8*1), Y15, Y1
-	VMASKMOVPS (SI)(R8*2), Y15, Y2
-	VMASKMOVPS (SI)(R9*1), Y15, Y3
-	VMASKMOVPS (R10), Y15, Y4
-	VMASKMOVPS (R10)(R8*1), Y15, Y5
-	VMASKMOVPS (R10)(R8*2), Y15, Y6
-	VMASKMOVPS (R10)(R9*1), Y15, Y7
+	VMOVUPS (SI), Y0
+	VANDPS Y15, Y0, Y0
+	VMOVUPS (SI)(R8*1), Y1
+	VANDPS Y15, Y1, Y1
+	VMOVUPS (SI)(R8*2), Y2
+	VANDPS Y15, Y2, Y2
+	VMOVUPS (SI)(R9*1), Y3
+	VANDPS Y15, Y3, Y3
+	VMOVUPS (R10), Y4
+	VANDPS Y15, Y4, Y4
+	VMOVUPS (R10)(R8*1), Y5
+	VANDPS Y15, Y5, Y5
+	VMOVUPS (R10)(R8*2), Y6
+	VANDPS Y15, Y6, Y6
+	VMOVUPS (R10)(R9*1), Y7
+	VANDPS Y15, Y7, Y7
 	TRANSPOSE8X8
 	VMOVUPS Y8, 0(DI)
 	CMPQ BX, $1
@@ -128,14 +139,22 @@ t16rem:
 	VMOVUPS Y15, 448(DI)
 t16h0:
 	VMOVDQU (R13), Y15
-	VMASKMOVPS (R11), Y15, Y0
-	VMASKMOVPS (R11)(R8*1), Y15, Y1
-	VMASKMOVPS (R11)(R8*2), Y15, Y2
-	VMASKMOVPS (R11)(R9*1), Y15, Y3
-	VMASKMOVPS (R12), Y15, Y4
-	VMASKMOVPS (R12)(R8*1), Y15, Y5
-	VMASKMOVPS (R12)(R8*2), Y15, Y6
-	VMASKMOVPS (R12)(R9*1), Y15, Y7
+	VMOVUPS (R11), Y0
+	VANDPS Y15, Y0, Y0
+	VMOVUPS (R11)(R8*1), Y1
+	VANDPS Y15, Y1, Y1
+	VMOVUPS (R11)(R8*2), Y2
+	VANDPS Y15, Y2, Y2
+	VMOVUPS (R11)(R9*1), Y3
+	VANDPS Y15, Y3, Y3
+	VMOVUPS (R12), Y4
+	VANDPS Y15, Y4, Y4
+	VMOVUPS (R12)(R8*1), Y5
+	VANDPS Y15, Y5, Y5
+	VMOVUPS (R12)(R8*2), Y6
+	VANDPS Y15, Y6, Y6
+	VMOVUPS (R12)(R9*1), Y7
+	VANDPS Y15, Y7, Y7
 	TRANSPOSE8X8
 	VMOVUPS Y8, 32(DI)
 	CMPQ BX, $1
@@ -165,8 +184,8 @@ t16done:
 	RET
 
 // func transpose6(dst, src *float32, ld, n8, rem int, mask *int32, alpha float32)
-// For r < 6 and kk < 8*n8+rem: dst[kk*6+r] = alpha*src[r*ld+kk]. mask is as
-// for transpose16.
+// For r < 6 and kk < 8*n8+rem: dst[kk*6+r] = alpha*src[r*ld+kk]. mask and
+// the addressability requirement (for row 5) are as for transpose16.
 TEXT ·transpose6(SB), NOSPLIT, $0-52
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
@@ -231,12 +250,18 @@ t6rem:
 	TESTQ BX, BX
 	JZ   t6done
 	VMOVDQU (R13), Y15
-	VMASKMOVPS (SI), Y15, Y0
-	VMASKMOVPS (SI)(R8*1), Y15, Y1
-	VMASKMOVPS (SI)(R8*2), Y15, Y2
-	VMASKMOVPS (SI)(R9*1), Y15, Y3
-	VMASKMOVPS (R10), Y15, Y4
-	VMASKMOVPS (R10)(R8*1), Y15, Y5
+	VMOVUPS (SI), Y0
+	VANDPS Y15, Y0, Y0
+	VMOVUPS (SI)(R8*1), Y1
+	VANDPS Y15, Y1, Y1
+	VMOVUPS (SI)(R8*2), Y2
+	VANDPS Y15, Y2, Y2
+	VMOVUPS (SI)(R9*1), Y3
+	VANDPS Y15, Y3, Y3
+	VMOVUPS (R10), Y4
+	VANDPS Y15, Y4, Y4
+	VMOVUPS (R10)(R8*1), Y5
+	VANDPS Y15, Y5, Y5
 	VXORPS Y6, Y6, Y6
 	VXORPS Y7, Y7, Y7
 	TRANSPOSE8X8
@@ -316,7 +341,8 @@ c16done:
 
 // func copy16m(dst, src *float32, ld, k int, mask *int32)
 // For kk < k: dst[kk*16+j] = src[kk*ld+j] where mask[j] is -1 and 0 where
-// it is 0 (j < 16). Masked-out source elements are not read.
+// it is 0 (j < 16). All 16 source floats of each row are read, so the caller
+// must ensure they are addressable.
 TEXT ·copy16m(SB), NOSPLIT, $0-40
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
@@ -329,8 +355,10 @@ TEXT ·copy16m(SB), NOSPLIT, $0-40
 	TESTQ CX, CX
 	JZ   c16mdone
 c16mloop:
-	VMASKMOVPS (SI), Y2, Y0
-	VMASKMOVPS 32(SI), Y3, Y1
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VANDPS Y2, Y0, Y0
+	VANDPS Y3, Y1, Y1
 	VMOVUPS Y0, (DI)
 	VMOVUPS Y1, 32(DI)
 	ADDQ R8, SI
