@@ -243,13 +243,12 @@ func TestUnmarshalRejects(t *testing.T) {
 // and write-backs equal the unsharded run.
 func TestSharded(t *testing.T) {
 	traj := loadMNISTTrajectory(t)
-	ref := mustNew[float32](t, firingConfig())
 	for _, K := range []int{2, 3, 5} {
 		shards := make([]*Scheduler[float32], K)
 		for k := range shards {
 			shards[k] = mustNew[float32](t, firingConfig())
 		}
-		ref = mustNew[float32](t, firingConfig())
+		ref := mustNew[float32](t, firingConfig())
 		drops := 0
 		for e, row := range traj {
 			want, wantOut := observeRow(t, ref, row)

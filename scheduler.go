@@ -76,8 +76,8 @@ type Scheduler[T Float] struct {
 
 // partial holds one chunk's sums, padded to a cache line.
 type partial struct {
-	dot, ss, pp, chk float64
-	_                [4]float64
+	dot, ss, pp float64
+	_           [5]float64
 }
 
 // plan says what the commit pass does with each parameter.
