@@ -1,8 +1,10 @@
 package schedule
 
 import (
+	"errors"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/autodrop-go/autodrop"
 )
@@ -47,9 +49,38 @@ func NewAutoDrop[T autodrop.Float](cfg autodrop.Config, baseLRs []float64, param
 	}
 	core, err := autodrop.New[T](cfg)
 	if err != nil {
+		var ce *autodrop.ConfigError
+		if errors.As(err, &ce) {
+			field := configFields[ce.Field]
+			if field == "" {
+				field = ce.Field
+			}
+			want := ce.Reason
+			for _, r := range [][2]string{{"must be ", ""}, {"exceeds ", "not above "}, {"is below ", "not below "}} {
+				if strings.HasPrefix(want, r[0]) {
+					want = r[1] + strings.TrimPrefix(want, r[0])
+					break
+				}
+			}
+			return nil, &ArgError{Schedule: kind, Field: field, Value: fmtF(ce.Value), Want: want, Err: err}
+		}
 		return nil, fmt.Errorf("schedule: autodrop: %w", err)
 	}
 	return &AutoDrop[T]{core: core, params: params, cfg: core.Config(), base: clone(baseLRs), lrs: clone(baseLRs)}, nil
+}
+
+// configFields maps the fields of autodrop.Config to their spec names.
+var configFields = map[string]string{
+	"LR":          "lr",
+	"DropFactor":  "drop_factor",
+	"Theta":       "theta",
+	"MaxTheta":    "max_theta",
+	"MinLR":       "min_lr",
+	"Patience":    "patience",
+	"AutoTheta":   "auto_theta",
+	"TailAverage": "tail_average",
+	"Window":      "window",
+	"Epsilon":     "epsilon",
 }
 
 // LRs returns a copy of the learning rate of every parameter group.

@@ -151,7 +151,11 @@
 // measured under the previous schedule, is not passed to the new one.
 //
 // OneCycle's max_lr defaults to the base lr (it is required in PyTorch), and
-// the epochs/steps_per_epoch form of total_steps is not offered.
+// the epochs/steps_per_epoch form of total_steps is not offered. At the one
+// step past total_steps-1 that PyTorch 1.13 allows, linear annealing holds
+// the final lr and momentum, where PyTorch extrapolates the line (to a
+// negative lr with the defaults); cosine annealing continues the curve as in
+// PyTorch.
 //
 // Constant keeps the base rate: it is not PyTorch's ConstantLR, which scales
 // the rate by a factor for total_iters steps (a linear schedule with equal

@@ -49,8 +49,10 @@ type ocPhase struct {
 // max_lr/div_factor to max_lr, then anneals to max_lr/div_factor/
 // final_div_factor at step TotalSteps-1, while the momentum (if cycled) moves
 // the opposite way. The base learning rates of the optimizer play no part.
-// As in PyTorch 1.13, one step past TotalSteps-1 is allowed (it continues the
-// curve); stepping further is an error.
+// As in PyTorch 1.13, one step past TotalSteps-1 is allowed; stepping further
+// is an error. At that extra step cosine annealing continues the curve, as in
+// PyTorch, but linear annealing holds the final lr and momentum (PyTorch
+// extrapolates the line, which can give a negative lr).
 type OneCycle struct {
 	maxLRs     []float64
 	total      int
@@ -159,6 +161,12 @@ func (s *OneCycle) compute() {
 		for i, ph := range s.phases {
 			if step <= ph.endStep || i == len(s.phases)-1 {
 				pct := (step - start) / (ph.endStep - start)
+				if pct > 1 && s.o.AnnealStrategy == AnnealLinear {
+					// Only at the step past the end that PyTorch allows:
+					// linear extrapolation would go below the final lr,
+					// even below zero. Hold the final values instead.
+					pct = 1
+				}
 				s.lrs[g] = s.annealFunc(s.groups[g][ph.startLR], s.groups[g][ph.endLR], pct)
 				if s.o.CycleMomentum {
 					s.momentums[g] = s.annealFunc(mom[ph.startMomentum], mom[ph.endMomentum], pct)

@@ -22,6 +22,8 @@ import (
 // into a schedule built with the same arguments; the restored schedule then
 // continues bit for bit as if it had never been interrupted. A failed Step
 // or UnmarshalBinary leaves the schedule unchanged.
+//
+// Schedules are not safe for concurrent use.
 type Schedule interface {
 	// LRs returns a copy of the learning rate of every parameter group.
 	LRs() []float64
@@ -45,7 +47,13 @@ type ArgError struct {
 	Value string
 	// Want says what the value must satisfy.
 	Want string
+	// Err is the underlying error, if any (for AutoDrop, the core's
+	// *autodrop.ConfigError).
+	Err error
 }
+
+// Unwrap returns Err.
+func (e *ArgError) Unwrap() error { return e.Err }
 
 // Error formats the error as "schedule: [path: ]type: field = value, want ...".
 func (e *ArgError) Error() string {

@@ -2,7 +2,10 @@ package schedule
 
 import (
 	"fmt"
+	"reflect"
 	"sort"
+
+	"github.com/autodrop-go/autodrop"
 )
 
 // Sequential runs schedules one after another, like PyTorch's SequentialLR:
@@ -48,6 +51,11 @@ func NewSequential(schedules []Schedule, milestones []int) (*Sequential, error) 
 			return nil, argErr(kind, fmt.Sprintf("schedules[%d]", i), rawValue(fmt.Sprintf("a schedule with %d parameter groups", n)), "%d parameter groups, as schedules[0] has", groups)
 		}
 		groups = n
+		for j := range i {
+			if t := reflect.TypeOf(c); t.Comparable() && schedules[j] == c {
+				return nil, argErr(kind, fmt.Sprintf("schedules[%d]", i), rawValue(fmt.Sprintf("the same schedule as schedules[%d]", j)), "distinct schedules (they keep their own state)")
+			}
+		}
 		b, err := c.MarshalBinary()
 		if err != nil {
 			return nil, fmt.Errorf("schedule: sequential: schedules[%d]: MarshalBinary: %w", i, err)
@@ -67,6 +75,17 @@ func (s *Sequential) LRs() []float64 { return s.children[s.active(s.epoch)].LRs(
 
 // Steps returns the number of steps taken since construction.
 func (s *Sequential) Steps() int { return s.epoch }
+
+// Last returns the record of the last step of the active schedule if it is
+// an AutoDrop that has stepped, and false otherwise.
+func (s *Sequential) Last() (autodrop.Record, bool) {
+	if l, ok := s.children[s.active(s.epoch)].(interface {
+		Last() (autodrop.Record, bool)
+	}); ok {
+		return l.Last()
+	}
+	return autodrop.Record{}, false
+}
 
 // Active returns the index of the schedule in charge of the current step.
 func (s *Sequential) Active() int { return s.active(s.epoch) }

@@ -54,7 +54,7 @@ func TestConstructorValidation(t *testing.T) {
 		{"end_factor > 1", e(NewLinear(one, 0.5, 2, 5)), "end_factor", "2"},
 		{"total_iters 0", e(NewLinear(one, 0.5, 1, 0)), "total_iters", "0"},
 		{"sequential empty", e(NewSequential(nil, nil)), "schedules", "[]"},
-		{"sequential milestone count", e(NewSequential([]Schedule{c1, c1}, []int{1, 2})), "milestones", "[1, 2]"},
+		{"sequential milestone count", e(NewSequential([]Schedule{c1, c2}, []int{1, 2})), "milestones", "[1, 2]"},
 		{"sequential groups", e(NewSequential([]Schedule{c1, c2}, []int{3})), "schedules[1]", "a schedule with 2 parameter groups"},
 		{"sequential nil", e(NewSequential([]Schedule{c1, nil}, []int{3})), "schedules[1]", "nil"},
 		{"sequential milestones", e(NewSequential([]Schedule{c1, c1, c1}, []int{4, 4})), "milestones", "[4, 4]"},
@@ -98,8 +98,16 @@ func TestConstructorValidation(t *testing.T) {
 
 	// The core's own validation comes through, naming the field.
 	_, err := NewAutoDrop(autodrop.Config{DropFactor: 2}, one, params)
-	if !errors.Is(err, autodrop.ErrConfig) || !strings.Contains(err.Error(), "DropFactor") {
+	if !errors.Is(err, autodrop.ErrConfig) || err.Error() != "schedule: autodrop: drop_factor = 2, want in (0, 1)" {
 		t.Errorf("autodrop drop factor 2: %v", err)
+	}
+	_, err = Parse([]byte(`{"type":"autodrop"}`), []float64{5e-5}, ParseOptions{Params: params})
+	if !errors.Is(err, autodrop.ErrConfig) || !strings.Contains(err.Error(), "schedule: autodrop: lr = 5e-05, want not below MinLR = 0.0001") {
+		t.Errorf("autodrop with a base lr below the preset's min_lr: %v", err)
+	}
+	// The same schedule twice in a sequential would share its state.
+	if _, err := NewSequential([]Schedule{c1, c1}, []int{2}); err == nil || !strings.Contains(err.Error(), "distinct") {
+		t.Errorf("sequential with a repeated child: %v", err)
 	}
 	if _, err := NewAutoDrop[float32](autodrop.Config{DropFactor: 0.5}, one, nil); err == nil {
 		t.Error("autodrop without params accepted")
@@ -154,5 +162,33 @@ func TestStepErrorsLeaveState(t *testing.T) {
 	}
 	if !errors.Is(p.Step(), ErrNoMetric) {
 		t.Error("Step() of a plateau is not ErrNoMetric")
+	}
+}
+
+// TestOneCycleHandValues checks three-phase linear annealing against values
+// worked out by hand, and that the step past the end holds the final lr
+// (PyTorch would extrapolate to 0.1 - 0.099*1.2 < 0).
+func TestOneCycleHandValues(t *testing.T) {
+	o := OneCycleDefaults()
+	o.AnnealStrategy, o.ThreePhase, o.DivFactor, o.FinalDivFactor = AnnealLinear, true, 10, 100
+	s, err := NewOneCycle([]float64{1}, 10, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Phases end at steps 2, 4 and 9: 0.1 -> 1 -> 0.1 -> 0.001.
+	want := []float64{0.1, 0.55, 1, 0.55, 0.1, 0.0802, 0.0604, 0.0406, 0.0208, 0.001, 0.001}
+	wantMom := []float64{0.95, 0.9, 0.85, 0.9, 0.95, 0.95, 0.95, 0.95, 0.95, 0.95, 0.95}
+	for i := range want {
+		if i > 0 {
+			if err := s.Step(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := s.LRs()[0]; math.Abs(got-want[i]) > 1e-15 {
+			t.Errorf("step %d: lr %v, want %v", i, got, want[i])
+		}
+		if got := s.Momentums()[0]; math.Abs(got-wantMom[i]) > 1e-15 {
+			t.Errorf("step %d: momentum %v, want %v", i, got, wantMom[i])
+		}
 	}
 }
