@@ -17,9 +17,10 @@ const (
 
 	// maxWorkers bounds the number of goroutines one call uses.
 	maxWorkers = 16
-	// parallelFlops is the minimum problem size (in multiply-adds) for
-	// which a call is split between goroutines.
-	parallelFlops = 1 << 18
+	// parallelMACs is the minimum problem size (in multiply-adds) for
+	// which a call is split between goroutines: about 10µs of single-core
+	// work, well above the cost of waking a worker.
+	parallelMACs = 1 << 19
 )
 
 // workspace holds one goroutine's packing buffers.
@@ -108,12 +109,12 @@ func splitBound(total, unit, parts, i int) int {
 // run executes a validated problem, in parallel when it is large enough.
 func run(p *problem) {
 	nw := 1
-	if work := p.m * p.n * p.k; work >= parallelFlops {
+	if work := p.m * p.n * p.k; work >= parallelMACs {
 		nw = min(runtime.GOMAXPROCS(0), maxWorkers)
 	}
-	// Split the larger dimension so that the duplicated packing work
-	// (the other operand is packed by every goroutine) is smallest.
-	splitM := (p.m+mr-1)/mr >= (p.n+nr-1)/nr
+	// Split the larger dimension: every goroutine packs the whole of the
+	// other operand, so that keeps the duplicated packing work smallest.
+	splitM := p.m >= p.n
 	if splitM {
 		nw = min(nw, (p.m+mr-1)/mr)
 	} else {
