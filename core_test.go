@@ -563,3 +563,13 @@ func TestWindow(t *testing.T) {
 		}
 	}
 }
+
+func TestZeroSchedulerErrors(t *testing.T) {
+	var s Scheduler[float32]
+	if _, err := s.Observe([][]float32{{1}}); err == nil {
+		t.Error("a zero Scheduler accepted an observation")
+	}
+	if _, err := s.MarshalBinary(); err == nil {
+		t.Error("a zero Scheduler marshalled")
+	}
+}

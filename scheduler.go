@@ -26,6 +26,10 @@ var (
 	ErrSums = errors.New("autodrop: invalid sums")
 )
 
+// errNotCreated is returned by a Scheduler that New or UnmarshalBinary did
+// not initialise.
+var errNotCreated = errors.New("autodrop: Scheduler not initialised: create it with New or UnmarshalBinary")
+
 // InputError locates a non-finite parameter.
 type InputError struct {
 	Tensor int     // index of the tensor in the params slice
@@ -201,6 +205,9 @@ func (u Sums) Rescale(es, ep int) Sums {
 // checkLayout verifies params against the layout fixed at the first
 // observation, or, before it, that params hold at least one value.
 func (s *Scheduler[T]) checkLayout(params [][]T) error {
+	if s.angles == nil {
+		return errNotCreated
+	}
 	if s.sizes == nil {
 		n := 0
 		for _, p := range params {

@@ -40,7 +40,7 @@ func (s *Scheduler[T]) tailPending() bool {
 // parameter buffers, with a version and a checksum.
 func (s *Scheduler[T]) MarshalBinary() ([]byte, error) {
 	if s.angles == nil {
-		return nil, fmt.Errorf("%w: scheduler was not created with New", ErrState)
+		return nil, errNotCreated
 	}
 	es := s.elemSize()
 	n := 0
