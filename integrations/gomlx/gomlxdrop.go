@@ -69,6 +69,13 @@ type Options struct {
 	// passed to Step of schedules that take a metric (e.g. a plateau
 	// schedule). AutoDrop ignores it.
 	Metric func() (float64, error)
+
+	// OnEpoch, if set, is called at the end of each successful EpochEnd,
+	// once the learning rate and the state variable are set: the place to
+	// log, evaluate or save a checkpoint (which then holds the new state).
+	// Its error is returned by EpochEnd (the update itself is kept) and
+	// stops RunEpochs.
+	OnEpoch func(Result) error
 }
 
 // Result describes one end-of-epoch update.
@@ -424,6 +431,11 @@ func (a *Adapter[T]) EpochEnd() (Result, error) {
 	res.LR = lr
 	res.Duration = time.Since(start)
 	a.last, a.hasLast = res, true
+	if a.opts.OnEpoch != nil {
+		if err := a.opts.OnEpoch(res); err != nil {
+			return res, fmt.Errorf("gomlxdrop: epoch %d: OnEpoch: %w", res.Epoch, err)
+		}
+	}
 	return res, nil
 }
 
