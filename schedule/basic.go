@@ -312,8 +312,8 @@ func NewCosine(baseLRs []float64, tMax int, etaMin float64) (*Cosine, error) {
 	if err != nil {
 		return nil, err
 	}
-	if tMax < 1 {
-		return nil, argErr(kind, "t_max", tMax, "an integer >= 1")
+	if tMax < 1 || tMax > math.MaxInt/2 {
+		return nil, argErr(kind, "t_max", tMax, "an integer in [1, %d]", math.MaxInt/2)
 	}
 	if err := checkNonNeg(kind, "eta_min", etaMin); err != nil {
 		return nil, err

@@ -89,7 +89,7 @@ func specTypes() []specType {
 			return NewExponential(base, g)
 		}},
 		{TypeDoc{"cosine", "CosineAnnealingLR", "half cosine from the lr to eta_min over t_max steps (periodic after t_max, as in PyTorch)", []FieldDoc{
-			{"t_max", "integer", required, "steps from the lr to eta_min; >= 1"},
+			{"t_max", "integer", required, "steps from the lr to eta_min; >= 1 (and < 2^62)"},
 			{"eta_min", "number", "0", "lowest lr; >= 0"},
 		}}, func(f *fields, base []float64, _ ParseOptions) (Schedule, error) {
 			t, e := f.int("t_max", 0, true), f.float("eta_min", 0)

@@ -45,6 +45,7 @@ func TestConstructorValidation(t *testing.T) {
 		{"step gamma negative", e(NewStep(one, 2, -0.5)), "gamma", "-0.5"},
 		{"exponential gamma inf", e(NewExponential(one, inf)), "gamma", "+Inf"},
 		{"t_max 0", e(NewCosine(one, 0, 0)), "t_max", "0"},
+		{"t_max overflows", e(NewCosine(one, math.MaxInt, 0)), "t_max", "9223372036854775807"},
 		{"eta_min negative", e(NewCosine(one, 5, -1e-3)), "eta_min", "-0.001"},
 		{"t_0 0", e(NewCosineWarmRestarts(one, 0, 1, 0)), "t_0", "0"},
 		{"t_mult 0", e(NewCosineWarmRestarts(one, 3, 0, 0)), "t_mult", "0"},
