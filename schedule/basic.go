@@ -51,7 +51,7 @@ func newSimple(kind string, baseLRs []float64) (simple, error) {
 	return simple{kind: kind, base: clone(baseLRs), lrs: clone(baseLRs)}, nil
 }
 
-// MultiStep multiplies the learning rates by Gamma at each milestone, like
+// MultiStep multiplies the learning rates by gamma at each milestone, like
 // PyTorch's MultiStepLR.
 type MultiStep struct {
 	simple
@@ -104,7 +104,7 @@ func (s *MultiStep) MarshalBinary() ([]byte, error) { return s.marshal(s.config(
 // built with the same arguments.
 func (s *MultiStep) UnmarshalBinary(data []byte) error { return s.unmarshal(data, s.config()) }
 
-// StepLR multiplies the learning rates by Gamma every StepSize steps, like
+// StepLR multiplies the learning rates by gamma every stepSize steps, like
 // PyTorch's StepLR.
 type StepLR struct {
 	simple
@@ -154,7 +154,7 @@ func (s *StepLR) MarshalBinary() ([]byte, error) { return s.marshal(s.config()) 
 // with the same arguments.
 func (s *StepLR) UnmarshalBinary(data []byte) error { return s.unmarshal(data, s.config()) }
 
-// Exponential multiplies the learning rates by Gamma at every step, like
+// Exponential multiplies the learning rates by gamma at every step, like
 // PyTorch's ExponentialLR.
 type Exponential struct {
 	simple
@@ -234,7 +234,7 @@ func (s *Constant) MarshalBinary() ([]byte, error) { return s.marshal(s.config()
 func (s *Constant) UnmarshalBinary(data []byte) error { return s.unmarshal(data, s.config()) }
 
 // Linear scales the learning rates by a factor that moves linearly from
-// StartFactor to EndFactor over TotalIters steps, then stays at EndFactor,
+// startFactor to endFactor over totalIters steps, then stays at endFactor,
 // like PyTorch's LinearLR. It is the usual warmup.
 type Linear struct {
 	simple
@@ -294,10 +294,10 @@ func (s *Linear) MarshalBinary() ([]byte, error) { return s.marshal(s.config()) 
 // built with the same arguments.
 func (s *Linear) UnmarshalBinary(data []byte) error { return s.unmarshal(data, s.config()) }
 
-// Cosine anneals the learning rates from their base values to EtaMin along
-// a half cosine over TMax steps, like PyTorch's CosineAnnealingLR. As in
-// PyTorch it does not stop at TMax: the curve is periodic with period
-// 2*TMax and rises back towards the base rates.
+// Cosine anneals the learning rates from their base values to etaMin along
+// a half cosine over tMax steps, like PyTorch's CosineAnnealingLR. As in
+// PyTorch it does not stop at tMax: the curve is periodic with period
+// 2*tMax and rises back towards the base rates.
 type Cosine struct {
 	simple
 	tMax   int
@@ -355,8 +355,8 @@ func (s *Cosine) MarshalBinary() ([]byte, error) { return s.marshal(s.config()) 
 func (s *Cosine) UnmarshalBinary(data []byte) error { return s.unmarshal(data, s.config()) }
 
 // CosineWarmRestarts anneals the learning rates along a half cosine from
-// their base values to EtaMin over T0 steps, then restarts at the base
-// values with a period multiplied by TMult, like PyTorch's
+// their base values to etaMin over t0 steps, then restarts at the base
+// values with a period multiplied by tMult, like PyTorch's
 // CosineAnnealingWarmRestarts stepped once per step without an epoch
 // argument.
 type CosineWarmRestarts struct {

@@ -47,9 +47,9 @@ type ocPhase struct {
 
 // OneCycle is the 1cycle policy of PyTorch's OneCycleLR: the lr rises from
 // max_lr/div_factor to max_lr, then anneals to max_lr/div_factor/
-// final_div_factor at step TotalSteps-1, while the momentum (if cycled) moves
+// final_div_factor at step totalSteps-1, while the momentum (if cycled) moves
 // the opposite way. The base learning rates of the optimizer play no part.
-// As in PyTorch 1.13, one step past TotalSteps-1 is allowed; stepping further
+// As in PyTorch 1.13, one step past totalSteps-1 is allowed; stepping further
 // is an error. At that extra step cosine annealing continues the curve, as in
 // PyTorch, but linear annealing holds the final lr and momentum (PyTorch
 // extrapolates the line, which can give a negative lr).
@@ -195,7 +195,7 @@ func (s *OneCycle) Momentums() []float64 {
 func (s *OneCycle) Steps() int { return s.epoch }
 
 // Step advances one step. The metric, if any, is ignored. Stepping past
-// step TotalSteps is an error, as in PyTorch.
+// step totalSteps is an error, as in PyTorch.
 func (s *OneCycle) Step(metric ...float64) error {
 	if err := noMetric("onecycle", metric); err != nil {
 		return err

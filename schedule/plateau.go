@@ -38,8 +38,8 @@ func PlateauDefaults() PlateauOptions {
 	return PlateauOptions{Mode: "min", Factor: 0.1, Patience: 10, Threshold: 1e-4, ThresholdMode: "rel", Eps: 1e-8}
 }
 
-// Plateau reduces the learning rates by Factor when the metric passed to
-// Step has not improved for more than Patience steps, like PyTorch's
+// Plateau reduces the learning rates by o.Factor when the metric passed to
+// Step has not improved for more than o.Patience steps, like PyTorch's
 // ReduceLROnPlateau, with two differences: a NaN metric is an error (PyTorch
 // counts it as a bad step), and in "rel" mode the threshold is relative to
 // the magnitude of the best value, so that negative metrics work (PyTorch's
@@ -200,7 +200,7 @@ func (s *Plateau) Steps() int { return s.epoch }
 func (s *Plateau) Best() float64 { return s.best }
 
 // BadSteps returns the number of consecutive steps without improvement
-// counted towards Patience.
+// counted towards PlateauOptions.Patience.
 func (s *Plateau) BadSteps() int { return s.bad }
 
 // CooldownLeft returns the number of cooldown steps left.
