@@ -3,6 +3,7 @@ package gemm
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // Micro-tile and cache-block sizes. The micro-kernel computes an mr×nr tile
@@ -17,6 +18,10 @@ const (
 
 	// maxWorkers bounds the number of goroutines one call uses.
 	maxWorkers = 16
+	// chunksPerWorker is the number of work chunks per goroutine in the
+	// dynamic parallel mode; more chunks balance better when a core is
+	// busy with other work.
+	chunksPerWorker = 4
 	// parallelMACs is the minimum problem size (in multiply-adds) for
 	// which a call is split between goroutines: about 10µs of single-core
 	// work, well above the cost of waking a worker.
@@ -25,8 +30,9 @@ const (
 
 // workspace holds one goroutine's packing buffers.
 type workspace struct {
-	a, b []float32
-	tile [mr * nr]float32
+	a, b   []float32
+	shared []float32 // whole packed operand (dynamic parallel mode)
+	tile   [mr * nr]float32
 }
 
 // grow returns s resized to n elements, reallocating only when needed.
@@ -45,10 +51,25 @@ type part struct {
 // callCtx is the per-call state handed to worker goroutines.
 type callCtx struct {
 	p     problem
-	parts [maxWorkers]part
+	parts [maxWorkers]part // static mode: one rectangle per goroutine
 	ws    [maxWorkers]workspace
-	wg    sync.WaitGroup
+	// done receives one value per finished worker task. (A channel rather
+	// than a sync.WaitGroup: WaitGroup.Wait allocates when it parks.)
+	done chan struct{}
+
+	// Dynamic mode: C is cut into nchunks strips of chunk rows (splitM)
+	// or columns, claimed in order through next.
+	dynamic bool
+	splitM  bool
+	chunk   int
+	nchunks int
+	next    atomic.Int64
 }
+
+// maxShared bounds the size (in floats) of the fully packed shared operand
+// of the dynamic parallel mode (16 MiB per goroutine); larger problems use
+// the static split. Tests lower it to exercise the static parallel mode.
+var maxShared = 1 << 22
 
 var (
 	ctxMu   sync.Mutex
@@ -72,7 +93,7 @@ func getCtx() *callCtx {
 		ctxFree = ctxFree[:n-1]
 		return c
 	}
-	return new(callCtx)
+	return &callCtx{done: make(chan struct{}, maxWorkers)}
 }
 
 func putCtx(c *callCtx) {
@@ -91,7 +112,7 @@ func ensureWorkers(n int) {
 		go func() {
 			for t := range taskCh {
 				t.ctx.compute(t.idx)
-				t.ctx.wg.Done()
+				t.ctx.done <- struct{}{}
 			}
 		}()
 	}
@@ -107,6 +128,15 @@ func splitBound(total, unit, parts, i int) int {
 }
 
 // run executes a validated problem, in parallel when it is large enough.
+//
+// Serial calls and very large problems use a static split: goroutine i owns
+// a fixed rectangle of C and runs the blocked algorithm on it. Otherwise the
+// split dimension is cut into several chunks that goroutines claim
+// dynamically, so a goroutine delayed by other load on the machine does not
+// hold up the call; each goroutine then packs the whole of the other operand
+// once and reuses it for every chunk it claims. Either way every element of
+// C is produced by one goroutine with the k-blocking of blockSize(k, ...),
+// so the result does not depend on the split.
 func run(p *problem) {
 	nw := 1
 	if work := p.m * p.n * p.k; work >= parallelMACs {
@@ -115,32 +145,168 @@ func run(p *problem) {
 	// Split the larger dimension: every goroutine packs the whole of the
 	// other operand, so that keeps the duplicated packing work smallest.
 	splitM := p.m >= p.n
+	units := (p.n + nr - 1) / nr
+	unit := nr
 	if splitM {
-		nw = min(nw, (p.m+mr-1)/mr)
-	} else {
-		nw = min(nw, (p.n+nr-1)/nr)
+		units, unit = (p.m+mr-1)/mr, mr
 	}
+	nw = min(nw, units)
 	ctx := getCtx()
 	ctx.p = *p
-	for i := 0; i < nw; i++ {
+	ctx.splitM = splitM
+	kc := blockSize(p.k, kcBlock, 1)
+	sharedLen := ((p.m + mr - 1) / mr * mr) * p.k
+	if splitM {
+		sharedLen = ((p.n + nr - 1) / nr * nr) * p.k
+	}
+	ctx.dynamic = nw > 1 && sharedLen <= maxShared
+	if ctx.dynamic {
+		per := (units + chunksPerWorker*nw - 1) / (chunksPerWorker * nw)
+		ctx.chunk = per * unit
+		total := p.n
 		if splitM {
-			ctx.parts[i] = part{splitBound(p.m, mr, nw, i), splitBound(p.m, mr, nw, i+1), 0, p.n}
-		} else {
-			ctx.parts[i] = part{0, p.m, splitBound(p.n, nr, nw, i), splitBound(p.n, nr, nw, i+1)}
+			total = p.m
+		}
+		ctx.nchunks = (total + ctx.chunk - 1) / ctx.chunk
+		ctx.next.Store(0)
+		// Size every participant's buffers here so that workers never
+		// allocate, whichever chunks they end up claiming.
+		for i := 0; i < nw; i++ {
+			ws := &ctx.ws[i]
+			if splitM {
+				if !directB(p) {
+					ws.shared = grow(ws.shared, sharedLen)
+				}
+				ws.a = grow(ws.a, min(ctx.chunk, mcBlock)*kc) // mcBlock is a multiple of mr
+			} else {
+				if !directA(p) {
+					ws.shared = grow(ws.shared, sharedLen)
+				}
+				ws.b = grow(ws.b, min(ctx.chunk, ncBlock)*kc) // ncBlock is a multiple of nr
+			}
+		}
+	} else {
+		for i := 0; i < nw; i++ {
+			if splitM {
+				ctx.parts[i] = part{splitBound(p.m, mr, nw, i), splitBound(p.m, mr, nw, i+1), 0, p.n}
+			} else {
+				ctx.parts[i] = part{0, p.m, splitBound(p.n, nr, nw, i), splitBound(p.n, nr, nw, i+1)}
+			}
 		}
 	}
 	if nw > 1 {
 		ensureWorkers(nw - 1)
-		ctx.wg.Add(nw - 1)
 		for i := 1; i < nw; i++ {
 			taskCh <- task{ctx, i}
 		}
 	}
 	ctx.compute(0)
-	if nw > 1 {
-		ctx.wg.Wait()
+	for i := 1; i < nw; i++ {
+		<-ctx.done
 	}
 	putCtx(ctx)
+}
+
+// directA reports whether op(A) already has the packed layout (a single
+// k×6 micro-panel, i.e. A^T with lda == 6) and can be used in place.
+func directA(p *problem) bool {
+	return p.transA && p.lda == mr && p.m == mr && p.alpha == 1
+}
+
+// directB reports whether op(B) already has the packed layout (a single
+// k×16 micro-panel with ldb == 16) and can be used in place.
+func directB(p *problem) bool {
+	return !p.transB && p.ldb == nr && p.n == nr
+}
+
+// computeDynamic claims chunks of C until none are left.
+func (ctx *callCtx) computeDynamic(idx int) {
+	p := &ctx.p
+	ws := &ctx.ws[idx]
+	kc := blockSize(p.k, kcBlock, 1)
+	packed := false
+	for {
+		ch := int(ctx.next.Add(1) - 1)
+		if ch >= ctx.nchunks {
+			return
+		}
+		lo := ch * ctx.chunk
+		if ctx.splitM {
+			if !packed && !directB(p) {
+				// Whole op(B), block pc (kcc rows) at pc*npad.
+				npad := (p.n + nr - 1) / nr * nr
+				for pc := 0; pc < p.k; pc += kc {
+					packB(ws.shared[pc*npad:], p.b, p.ldb, p.transB, pc, min(kc, p.k-pc), 0, p.n)
+				}
+			}
+			packed = true
+			ctx.rowChunk(ws, kc, lo, min(lo+ctx.chunk, p.m))
+		} else {
+			if !packed && !directA(p) {
+				// Whole op(A), block pc (kcc columns) at pc*mpad.
+				mpad := (p.m + mr - 1) / mr * mr
+				for pc := 0; pc < p.k; pc += kc {
+					packA(ws.shared[pc*mpad:], p.a, p.lda, p.transA, 0, p.m, pc, min(kc, p.k-pc), p.alpha)
+				}
+			}
+			packed = true
+			ctx.colChunk(ws, kc, lo, min(lo+ctx.chunk, p.n))
+		}
+	}
+}
+
+// rowChunk computes rows [m0, m1) of C against the fully packed op(B).
+func (ctx *callCtx) rowChunk(ws *workspace, kc, m0, m1 int) {
+	p := &ctx.p
+	npad := (p.n + nr - 1) / nr * nr
+	mc := blockSize(m1-m0, mcBlock, mr)
+	for ic := m0; ic < m1; ic += mc {
+		mcc := min(mc, m1-ic)
+		for pc := 0; pc < p.k; pc += kc {
+			kcc := min(kc, p.k-pc)
+			beta := p.beta
+			if pc > 0 {
+				beta = 1
+			}
+			packA(ws.a, p.a, p.lda, p.transA, ic, mcc, pc, kcc, p.alpha)
+			var bp []float32
+			if directB(p) {
+				bp = p.b[pc*nr : (pc+kcc)*nr]
+			} else {
+				bp = ws.shared[pc*npad : pc*npad+kcc*npad]
+			}
+			macroKernel(ws, ws.a, bp, p, ic, mcc, 0, p.n, kcc, beta)
+		}
+	}
+}
+
+// colChunk computes columns [n0, n1) of C against the fully packed op(A).
+func (ctx *callCtx) colChunk(ws *workspace, kc, n0, n1 int) {
+	p := &ctx.p
+	mpad := (p.m + mr - 1) / mr * mr
+	mc := blockSize(p.m, mcBlock, mr)
+	nc := blockSize(n1-n0, ncBlock, nr)
+	for jc := n0; jc < n1; jc += nc {
+		ncc := min(nc, n1-jc)
+		for pc := 0; pc < p.k; pc += kc {
+			kcc := min(kc, p.k-pc)
+			beta := p.beta
+			if pc > 0 {
+				beta = 1
+			}
+			packB(ws.b, p.b, p.ldb, p.transB, pc, kcc, jc, ncc)
+			for ic := 0; ic < p.m; ic += mc {
+				mcc := min(mc, p.m-ic)
+				var ap []float32
+				if directA(p) {
+					ap = p.a[pc*mr : (pc+kcc)*mr]
+				} else {
+					ap = ws.shared[pc*mpad+ic*kcc : pc*mpad+kcc*mpad]
+				}
+				macroKernel(ws, ap, ws.b, p, ic, mcc, jc, ncc, kcc, beta)
+			}
+		}
+	}
 }
 
 // blockSize splits total into the fewest blocks of at most limit elements,
@@ -155,6 +321,10 @@ func blockSize(total, limit, unit int) int {
 // The k blocking depends only on p.k, so every element of C sees the same
 // summation order however the work is divided.
 func (ctx *callCtx) compute(idx int) {
+	if ctx.dynamic {
+		ctx.computeDynamic(idx)
+		return
+	}
 	p := &ctx.p
 	pt := ctx.parts[idx]
 	ws := &ctx.ws[idx]
@@ -167,8 +337,7 @@ func (ctx *callCtx) compute(idx int) {
 	// When the source already has the packed layout (a single micro-panel
 	// with matching stride, e.g. a k×16 B or a k×6 A^T), the kernel reads
 	// it in place instead of copying it.
-	directA := p.transA && p.lda == mr && p.m == mr && p.alpha == 1
-	directB := !p.transB && p.ldb == nr && p.n == nr
+	directA, directB := directA(p), directB(p)
 	if !directA {
 		ws.a = grow(ws.a, mc*kc)
 	}
