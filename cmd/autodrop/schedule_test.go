@@ -14,16 +14,16 @@ import (
 	"github.com/autodrop-go/autodrop/schedule"
 )
 
-// runCLI runs the CLI in-process and returns the exit code and both outputs.
-func runCLI(args ...string) (int, string, string) {
+// runScheduleCLI runs the CLI in-process and returns the exit code and both outputs.
+func runScheduleCLI(args ...string) (int, string, string) {
 	var out, errb bytes.Buffer
 	code := run(args, &out, &errb)
 	return code, out.String(), errb.String()
 }
 
-// parseLines reads one lr per line (the first group's when a line has
+// parseScheduleLines reads one lr per line (the first group's when a line has
 // several).
-func parseLines(t *testing.T, out string) []float64 {
+func parseScheduleLines(t *testing.T, out string) []float64 {
 	t.Helper()
 	var lrs []float64
 	for _, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
@@ -79,11 +79,11 @@ func TestScheduleMatchesTorchTraces(t *testing.T) {
 				}
 				args = append(args, "--metrics", strings.Join(ms, ","))
 			}
-			code, out, errOut := runCLI(args...)
+			code, out, errOut := runScheduleCLI(args...)
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, errOut)
 			}
-			got := parseLines(t, out)
+			got := parseScheduleLines(t, out)
 			if len(got) != len(tr.LRs) {
 				t.Fatalf("%d lines, want %d (the lr at construction and after each of %d steps)", len(got), len(tr.LRs), tr.NSteps)
 			}
@@ -98,7 +98,7 @@ func TestScheduleMatchesTorchTraces(t *testing.T) {
 
 // TestScheduleIssueExample checks the exact output of the issue's example.
 func TestScheduleIssueExample(t *testing.T) {
-	code, out, errOut := runCLI("schedule", "--spec", `{"type":"multistep","milestones":[3,6,8],"gamma":0.2}`, "--lr", "0.1", "--steps", "20")
+	code, out, errOut := runScheduleCLI("schedule", "--spec", `{"type":"multistep","milestones":[3,6,8],"gamma":0.2}`, "--lr", "0.1", "--steps", "20")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -114,7 +114,7 @@ func TestScheduleIssueExample(t *testing.T) {
 // TestScheduleGroupsAndMetricsDefaultSteps checks several groups (one column
 // each) and that --steps defaults to the number of metrics.
 func TestScheduleGroupsAndMetricsDefaultSteps(t *testing.T) {
-	code, out, errOut := runCLI("schedule", "--spec", `{"type":"plateau","patience":0,"factor":0.5}`, "--lr", "0.1, 0.02", "--metrics", "3,2,2.5")
+	code, out, errOut := runScheduleCLI("schedule", "--spec", `{"type":"plateau","patience":0,"factor":0.5}`, "--lr", "0.1, 0.02", "--metrics", "3,2,2.5")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -126,7 +126,7 @@ func TestScheduleGroupsAndMetricsDefaultSteps(t *testing.T) {
 // TestScheduleHelpDocumentsEverything checks that -h exits 0 and documents
 // every type and field with its default.
 func TestScheduleHelpDocumentsEverything(t *testing.T) {
-	code, out, help := runCLI("schedule", "-h")
+	code, out, help := runScheduleCLI("schedule", "-h")
 	if code != 0 || out != "" {
 		t.Fatalf("exit %d, stdout %q", code, out)
 	}
@@ -148,7 +148,7 @@ func TestScheduleHelpDocumentsEverything(t *testing.T) {
 		}
 	}
 	// The command is listed by "autodrop help".
-	if _, _, list := runCLI("help"); !strings.Contains(list, "schedule") {
+	if _, _, list := runScheduleCLI("help"); !strings.Contains(list, "schedule") {
 		t.Error("autodrop help does not list schedule")
 	}
 }
@@ -180,7 +180,7 @@ func TestScheduleErrors(t *testing.T) {
 		{[]string{"--spec", `{"type":"constant"}`, "--plot", filepath.Join(t.TempDir(), "missing", "p.png")}, 1, "--plot:"},
 	}
 	for _, c := range cases {
-		code, out, errOut := runCLI(append([]string{"schedule"}, c.args...)...)
+		code, out, errOut := runScheduleCLI(append([]string{"schedule"}, c.args...)...)
 		if code != c.code || !strings.Contains(errOut, c.want) {
 			t.Errorf("%q: exit %d, stderr %q; want exit %d and %q", c.args, code, errOut, c.code, c.want)
 		}
@@ -189,7 +189,7 @@ func TestScheduleErrors(t *testing.T) {
 		}
 	}
 	// A warmup before autodrop can be printed up to the milestone.
-	code, out, errOut := runCLI("schedule", "--spec", `{"type":"sequential","milestones":[2],"schedules":[{"type":"linear","start_factor":0.5,"total_iters":2},{"type":"autodrop"}]}`, "--steps", "2")
+	code, out, errOut := runScheduleCLI("schedule", "--spec", `{"type":"sequential","milestones":[2],"schedules":[{"type":"linear","start_factor":0.5,"total_iters":2},{"type":"autodrop"}]}`, "--steps", "2")
 	if code != 0 || out != "0.05\n0.07500000000000001\n0.1\n" {
 		t.Errorf("warmup before autodrop: exit %d, %q, %s", code, out, errOut)
 	}
@@ -203,11 +203,11 @@ func TestSchedulePlot(t *testing.T) {
 	if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, out, errOut := runCLI("schedule", "--spec", `{"type":"cosine_warm_restarts","t_0":5}`, "--lr", "0.1,0.05", "--steps", "30", "--plot", path)
+	code, out, errOut := runScheduleCLI("schedule", "--spec", `{"type":"cosine_warm_restarts","t_0":5}`, "--lr", "0.1,0.05", "--steps", "30", "--plot", path)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	if n := len(parseLines(t, out)); n != 31 {
+	if n := len(parseScheduleLines(t, out)); n != 31 {
 		t.Errorf("%d lines printed, want 31", n)
 	}
 	f, err := os.Open(path)
@@ -232,7 +232,7 @@ func TestSchedulePlot(t *testing.T) {
 	}
 	// SVG works too.
 	svg := filepath.Join(dir, "lr.svg")
-	if code, _, errOut := runCLI("schedule", "--spec", `{"type":"constant"}`, "--steps", "3", "--plot", svg); code != 0 {
+	if code, _, errOut := runScheduleCLI("schedule", "--spec", `{"type":"constant"}`, "--steps", "3", "--plot", svg); code != 0 {
 		t.Fatalf("svg: %s", errOut)
 	}
 	if b, _ := os.ReadFile(svg); !bytes.Contains(b, []byte("<svg")) {
