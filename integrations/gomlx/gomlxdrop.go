@@ -652,9 +652,7 @@ func (d *scheduleStepper[T]) observe(views [][]T, metric []float64) (autodrop.Re
 	if views == nil {
 		return autodrop.Record{}, false, nil // nothing read, nothing written
 	}
-	if l, ok := d.s.(interface {
-		Last() (autodrop.Record, bool)
-	}); ok {
+	if l, ok := d.s.(lastRecorder); ok {
 		if rec, ok := l.Last(); ok {
 			return rec, true, nil
 		}

@@ -210,6 +210,9 @@ func writeFileAtomic(path string, data []byte) (err error) {
 			err = fmt.Errorf("gorgoniadrop: writing %s: %w", path, err)
 		}
 	}()
+	if err = f.Chmod(0o644); err != nil {
+		return err
+	}
 	if _, err = io.Copy(f, bytes.NewReader(data)); err != nil {
 		return err
 	}
