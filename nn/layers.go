@@ -1,5 +1,7 @@
 package nn
 
+import "math"
+
 // shape is the per-sample shape of an activation, stored height×width×
 // channels (NHWC without N); a flat vector is 1×1×c.
 type shape struct{ h, w, c int }
@@ -98,12 +100,14 @@ func (l *relu) backward(x, y, dy, dx []float32, n int) {
 	y = y[:n*l.s.size()]
 	dy = dy[:len(y)]
 	dx = dx[:len(y)]
+	// Branch-free: a data-dependent branch here mispredicts about half the
+	// time. keep is all ones where y > 0 and zero elsewhere.
 	for i, v := range y {
+		var keep uint32
 		if v > 0 {
-			dx[i] = dy[i]
-		} else {
-			dx[i] = 0
+			keep = 1
 		}
+		dx[i] = math.Float32frombits(math.Float32bits(dy[i]) & -keep)
 	}
 }
 
@@ -154,7 +158,15 @@ func (l *conv) im2col(x []float32, n int) {
 				dst := l.cols[r*kk : (r+1)*kk]
 				base := oy*rowStride + ox*l.in
 				for ky := range l.k {
-					copy(dst[ky*run:(ky+1)*run], img[base+ky*rowStride:])
+					d := dst[ky*run : (ky+1)*run]
+					src := img[base+ky*rowStride:][:run]
+					if run >= 32 {
+						copy(d, src)
+					} else {
+						for i, v := range src {
+							d[i] = v
+						}
+					}
 				}
 				r++
 			}
@@ -241,19 +253,26 @@ func (l *maxPool) forward(x, y []float32, n int) {
 				i01 := i00 + c
 				i10 := i00 + iw*c
 				i11 := i10 + c
+				// Written so that the compiler can use conditional moves:
+				// the comparisons are data-dependent and would mispredict.
+				// On ties the earliest position wins.
 				for ch := range c {
-					best, bi := xs[i00+ch], i00+ch
-					if v := xs[i01+ch]; v > best {
-						best, bi = v, i01+ch
+					v0, v1, v2, v3 := xs[i00+ch], xs[i01+ch], xs[i10+ch], xs[i11+ch]
+					a, ia := v0, i00+ch
+					if v1 > v0 {
+						ia = i01 + ch
 					}
-					if v := xs[i10+ch]; v > best {
-						best, bi = v, i10+ch
+					a = max(a, v1)
+					b, ib := v2, i10+ch
+					if v3 > v2 {
+						ib = i11 + ch
 					}
-					if v := xs[i11+ch]; v > best {
-						best, bi = v, i11+ch
+					b = max(b, v3)
+					if b > a {
+						ia = ib
 					}
-					ys[o] = best
-					as[o] = int32(bi)
+					ys[o] = max(a, b)
+					as[o] = int32(ia)
 					o++
 				}
 			}

@@ -72,10 +72,11 @@ func NewMLP(in int, hidden []int, out int, seed uint64) (*Model, error) {
 // NewCNN returns a LeNet-5-style convolutional network for 28×28 grey images
 // and 10 classes, initialised from seed:
 //
-//	conv 5×5, 6 channels → ReLU → max pool 2×2   (28×28 → 24×24 → 12×12)
-//	conv 5×5, 16 channels → ReLU → max pool 2×2  (12×12 → 8×8 → 4×4)
+//	conv 5×5, 6 channels → max pool 2×2 → ReLU   (28×28 → 24×24 → 12×12)
+//	conv 5×5, 16 channels → max pool 2×2 → ReLU  (12×12 → 8×8 → 4×4)
 //	dense 256 → 120 → ReLU → dense 120 → 84 → ReLU → dense 84 → 10
 //
+// (pooling before ReLU is the same function as ReLU before pooling, cheaper).
 // Layers followed by ReLU get He uniform weights, the output layer Glorot
 // uniform, biases zero. Activations are stored height×width×channels, so
 // conv weights are [out][ky][kx][in] and the first dense layer's inputs are
@@ -87,18 +88,21 @@ func NewCNN(seed uint64) *Model {
 	return m
 }
 
-// newCNN builds conv k×k → ReLU → max pool 2×2 for each entry of convs
+// newCNN builds conv k×k → max pool 2×2 → ReLU for each entry of convs
 // (output channels), then ReLU dense layers of the hidden sizes, then a dense
 // layer to classes outputs. The weights are left zero.
 func newCNN(arch string, in shape, convs []int, k int, hidden []int, classes int) *Model {
 	m := &Model{arch: arch, in: in, classes: classes}
 	s := in
 	for _, ch := range convs {
+		// Pooling before ReLU gives the same outputs and gradients as ReLU
+		// before pooling (ReLU is monotonic, so it commutes with max) at a
+		// quarter of the ReLU work.
 		c := newConv(s, ch, k)
 		m.add(c)
-		m.add(&relu{c.os})
 		p := newMaxPool(c.os)
 		m.add(p)
+		m.add(&relu{p.os})
 		s = p.os
 	}
 	prev := s.size()

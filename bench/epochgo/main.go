@@ -3,11 +3,12 @@
 //
 // Usage:
 //
-//	go run ./bench/epochgo [-model mlp|cnn] [-hidden 256] [-runs 3] [-batch 128] [-lr 0.05] [-momentum 0.9] [-data DIR]
+//	go run ./bench/epochgo [-model mlp|cnn] [-hidden 256] [-runs 3] [-batch 128] [-lr 0.05] [-momentum 0.9] [-data DIR] [-locate]
 //
 // It prints one line per epoch, "epoch <i> seconds <s> loss <l> acc <a>",
 // then "median_seconds <s>". Each timed epoch starts from a fresh model
-// with the same seed, so runs are comparable.
+// with the same seed, so runs are comparable. With -locate it prints the
+// MNIST directory (see mnist.Locate) and exits.
 package main
 
 import (
@@ -39,7 +40,16 @@ func run() error {
 	lr := flag.Float64("lr", 0.05, "learning rate")
 	mom := flag.Float64("momentum", 0.9, "momentum")
 	data := flag.String("data", "", "MNIST directory (default: located automatically)")
+	locate := flag.Bool("locate", false, "print the MNIST directory and exit")
 	flag.Parse()
+	if *locate {
+		d, err := mnist.Locate(*data)
+		if err != nil {
+			return err
+		}
+		fmt.Println(d)
+		return nil
+	}
 
 	train, _, err := mnist.Load(*data)
 	if err != nil {
