@@ -14,13 +14,13 @@ func xgetbv() (eax, edx uint32)
 func kernelAsm(kc int, a, b, c *float32, ldc int, beta float32)
 
 // transpose16 sets dst[kk*16+r] = src[r*ld+kk] for r < 16 and
-// kk < 8*n8+rem (0 <= rem < 8); mask must be maskTab[8-rem:].
+// kk < 8*n8+rem (0 <= rem < 8); mask must be maskTab[16-rem:].
 //
 //go:noescape
 func transpose16(dst, src *float32, ld, n8, rem int, mask *int32)
 
 // transpose6 sets dst[kk*6+r] = alpha*src[r*ld+kk] for r < 6 and
-// kk < 8*n8+rem (0 <= rem < 8); mask must be maskTab[8-rem:].
+// kk < 8*n8+rem (0 <= rem < 8); mask must be maskTab[16-rem:].
 //
 //go:noescape
 func transpose6(dst, src *float32, ld, n8, rem int, mask *int32, alpha float32)
@@ -37,10 +37,12 @@ func copy16m(dst, src *float32, ld, k int, mask *int32)
 //go:noescape
 func copy16(dst, src *float32, ld, k int)
 
-// copy6 sets dst[kk*6:kk*6+6] = alpha*src[kk*ld:kk*ld+6] for kk < k.
+// copy6 sets dst[kk*6+j] = alpha*src[kk*ld+j] for kk < k and j < 6 where
+// the 8-lane mask (maskTab[16-rows:]) is set, and 0 elsewhere. It reads 6
+// floats per row, which the caller must ensure are addressable.
 //
 //go:noescape
-func copy6(dst, src *float32, ld, k int, alpha float32)
+func copy6(dst, src *float32, ld, k int, mask *int32, alpha float32)
 
 // storeT sets c[j*ldc+r] = tile[r*16+j] + beta*c[j*ldc+r] for j < 16,
 // r < 6, not reading c when beta is 0.

@@ -26,7 +26,7 @@ func copy16(dst, src *float32, ld, k int) {
 }
 
 // copy6 is never called when useAsm is false.
-func copy6(dst, src *float32, ld, k int, alpha float32) {
+func copy6(dst, src *float32, ld, k int, mask *int32, alpha float32) {
 	panic("gemm: no assembly kernel on this platform")
 }
 

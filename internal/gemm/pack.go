@@ -1,7 +1,7 @@
 package gemm
 
-// maskTab holds AVX lane masks: &maskTab[16-n] is a 16-lane mask whose
-// first n lanes are set (and &maskTab[8-n] an 8-lane one).
+// maskTab holds AVX lane masks: the 8 or 16 int32 lanes from &maskTab[16-n]
+// have their first n lanes set (-1) and the rest clear.
 var maskTab = [32]int32{
 	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
 }
@@ -40,13 +40,18 @@ func packA(dst, a []float32, lda int, trans bool, i0, mcc, p0, kcc int, alpha fl
 			continue
 		}
 		// op(A)(i, kk) = a[kk*lda+i]: each k step is a contiguous run of rows.
-		if useAsm && rows == mr {
+		kk0 := 0
+		if useAsm {
 			o := p0*lda + i0 + ir
-			_ = a[o+(kcc-1)*lda+mr-1]
-			copy6(&d[0], &a[o], lda, kcc, alpha)
-			continue
+			_ = a[o+(kcc-1)*lda+rows-1]
+			// copy6 reads 6 floats per k step: use it only where that
+			// stays inside a.
+			if rest := len(a) - o - mr; rest >= 0 {
+				kk0 = min(kcc, rest/lda+1)
+				copy6(&d[0], &a[o], lda, kk0, &maskTab[16-rows], alpha)
+			}
 		}
-		for kk := 0; kk < kcc; kk++ {
+		for kk := kk0; kk < kcc; kk++ {
 			o := (p0+kk)*lda + i0 + ir
 			src := a[o : o+rows]
 			dd := d[kk*mr : kk*mr+mr]
@@ -133,10 +138,10 @@ func packT16(d, src []float32, ld, off, kcc int) {
 		// The remainder is read with full 8-float loads; if that would
 		// run past src, leave the remainder to the Go loop below.
 		if off+15*ld+8*n8+8 <= len(src) {
-			transpose16(&d[0], &src[off], ld, n8, rem, &maskTab[8-rem])
+			transpose16(&d[0], &src[off], ld, n8, rem, &maskTab[16-rem])
 			return
 		}
-		transpose16(&d[0], &src[off], ld, n8, 0, &maskTab[8])
+		transpose16(&d[0], &src[off], ld, n8, 0, &maskTab[16])
 		d = d[16*8*n8:]
 		off += 8 * n8
 		kcc = rem
@@ -189,10 +194,10 @@ func packT6(d, src []float32, ld, off, kcc int, alpha float32) {
 		// The remainder is read with full 8-float loads; if that would
 		// run past src, leave the remainder to the Go loop below.
 		if off+5*ld+8*n8+8 <= len(src) {
-			transpose6(&d[0], &src[off], ld, n8, rem, &maskTab[8-rem], alpha)
+			transpose6(&d[0], &src[off], ld, n8, rem, &maskTab[16-rem], alpha)
 			return
 		}
-		transpose6(&d[0], &src[off], ld, n8, 0, &maskTab[8], alpha)
+		transpose6(&d[0], &src[off], ld, n8, 0, &maskTab[16], alpha)
 		d = d[6*8*n8:]
 		off += 8 * n8
 		kcc = rem

@@ -369,15 +369,20 @@ c16mdone:
 	VZEROUPPER
 	RET
 
-// func copy6(dst, src *float32, ld, k int, alpha float32)
-// For kk < k: dst[kk*6 : kk*6+6] = alpha*src[kk*ld : kk*ld+6].
-TEXT ·copy6(SB), NOSPLIT, $0-36
+// func copy6(dst, src *float32, ld, k int, mask *int32, alpha float32)
+// For kk < k, j < 6: dst[kk*6+j] = alpha*src[kk*ld+j] where mask[j] is -1
+// and 0 where it is 0. All 6 source floats of each row are read, so the
+// caller must ensure they are addressable.
+TEXT ·copy6(SB), NOSPLIT, $0-44
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
 	MOVQ ld+16(FP), R8
 	MOVQ k+24(FP), CX
+	MOVQ mask+32(FP), R13
 	SHLQ $2, R8
-	VBROADCASTSS alpha+32(FP), X2
+	VBROADCASTSS alpha+40(FP), X2
+	VMOVUPS (R13), X3
+	VMOVSD 16(R13), X4
 	TESTQ CX, CX
 	JZ   c6done
 c6loop:
@@ -385,6 +390,8 @@ c6loop:
 	VMOVSD  16(SI), X1
 	VMULPS  X2, X0, X0
 	VMULPS  X2, X1, X1
+	VANDPS  X3, X0, X0
+	VANDPS  X4, X1, X1
 	VMOVUPS X0, (DI)
 	VMOVSD  X1, 16(DI)
 	ADDQ R8, SI
