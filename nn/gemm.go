@@ -1,7 +1,6 @@
 package nn
 
 import (
-	"runtime"
 	"sync"
 
 	"github.com/autodrop-go/autodrop/internal/gemm"
@@ -38,8 +37,11 @@ func refGemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda i
 		transpose(*pb, b, k, n, ldb)
 		b, ldb = *pb, k
 	}
-	t := ntTask{m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
-	parallelNT(&t)
+	t := taskPool.Get().(*ntTask)
+	*t = ntTask{m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
+	t.parallel()
+	*t = ntTask{}
+	taskPool.Put(t)
 	if pa != nil {
 		bufPool.Put(pa)
 	}
@@ -80,8 +82,8 @@ func transpose(dst, src []float32, r, c, ld int) {
 	}
 }
 
-// ntTask is C = alpha*A*Bᵀ + beta*C with A m×k and B n×k, restricted to rows
-// [lo,hi) of C (splitRows) or columns [lo,hi).
+// ntTask is C = alpha*A*Bᵀ + beta*C with A m×k and B n×k, split by rows of
+// C (splitRows) or by columns.
 type ntTask struct {
 	m, n, k     int
 	alpha, beta float32
@@ -92,35 +94,16 @@ type ntTask struct {
 	c           []float32
 	ldc         int
 	splitRows   bool
-	lo, hi      int
-	wg          *sync.WaitGroup
 }
 
-func (t *ntTask) run() {
+var taskPool = sync.Pool{New: func() any { return new(ntTask) }}
+
+// run computes rows (or columns) 4*lo to 4*hi of C, clipped to its size.
+func (t *ntTask) run(lo, hi int) {
 	if t.splitRows {
-		kernelNT(t, t.lo, t.hi, 0, t.n)
+		kernelNT(t, min(4*lo, t.m), min(4*hi, t.m), 0, t.n)
 	} else {
-		kernelNT(t, 0, t.m, t.lo, t.hi)
-	}
-}
-
-var (
-	workersOnce sync.Once
-	workCh      chan ntTask
-	nWorkers    int
-	wgPool      = sync.Pool{New: func() any { return new(sync.WaitGroup) }}
-)
-
-func startWorkers() {
-	nWorkers = runtime.GOMAXPROCS(0)
-	workCh = make(chan ntTask, nWorkers)
-	for range nWorkers - 1 {
-		go func() {
-			for t := range workCh {
-				t.run()
-				t.wg.Done()
-			}
-		}()
+		kernelNT(t, 0, t.m, min(4*lo, t.n), min(4*hi, t.n))
 	}
 }
 
@@ -128,39 +111,19 @@ func startWorkers() {
 // saves.
 const minParallelWork = 1 << 16
 
-// parallelNT splits t over the worker goroutines along the larger of m and n
-// (in multiples of 4) and runs one part on the calling goroutine.
-func parallelNT(t *ntTask) {
-	workersOnce.Do(startWorkers)
+// parallel splits t along the larger of m and n, in blocks of 4.
+func (t *ntTask) parallel() {
 	t.splitRows = t.m >= t.n
 	size := t.n
 	if t.splitRows {
 		size = t.m
 	}
-	parts := nWorkers
+	blocks := (size + 3) / 4
 	if t.m*t.n*t.k < minParallelWork {
-		parts = 1
-	}
-	parts = min(parts, (size+3)/4)
-	if parts <= 1 {
-		t.lo, t.hi = 0, size
-		t.run()
+		t.run(0, blocks)
 		return
 	}
-	wg := wgPool.Get().(*sync.WaitGroup)
-	chunk := ((size+parts-1)/parts + 3) &^ 3
-	lo := chunk
-	for lo < size {
-		u := *t
-		u.lo, u.hi, u.wg = lo, min(lo+chunk, size), wg
-		wg.Add(1)
-		workCh <- u
-		lo += chunk
-	}
-	t.lo, t.hi = 0, min(chunk, size)
-	t.run()
-	wg.Wait()
-	wgPool.Put(wg)
+	parallelFor(blocks, t)
 }
 
 // kernelNT computes rows [i0,i1) × columns [j0,j1) of C = alpha*A*Bᵀ+beta*C

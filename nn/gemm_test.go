@@ -36,14 +36,15 @@ func naiveGemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda
 }
 
 // TestKernels checks refGemm and gemm.Sgemm against a float64 triple loop
-// on the shapes the layers use (including the conv and odd edge shapes) and
+// on shapes like those the layers use (long k, the thin conv shapes, odd
+// edges, sizes not multiples of the kernels' tiles) and
 // all four transpose combinations. Tolerance 1e-3*(1+k): inputs are in
 // [-1,1), so sum|a*b| <= k and float32 accumulation error is at most about
 // k*2^-24*k (0.04 for k = 800, versus a bound of 0.8) and typically ~1e-5;
 // an indexing or transpose bug gives errors of order sqrt(k)/3 ~ 1.
 func TestKernels(t *testing.T) {
 	kernels := map[string]gemmFunc{"ref": refGemm, "internal/gemm": gemm.Sgemm}
-	shapes := [][3]int{{1, 1, 1}, {5, 7, 3}, {128, 256, 784}, {256, 784, 128}, {128, 784, 256}, {128 * 24 * 4, 6, 25}, {6, 25, 128 * 24 * 4}, {130, 10, 33}, {3, 9, 17}}
+	shapes := [][3]int{{1, 1, 1}, {5, 7, 3}, {37, 70, 784}, {70, 300, 37}, {64, 784, 33}, {8 * 24 * 4, 6, 25}, {6, 25, 8 * 24 * 4}, {130, 10, 33}, {3, 9, 17}}
 	r := rng{s: 42}
 	for name, kern := range kernels {
 		for _, sh := range shapes {

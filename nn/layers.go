@@ -120,14 +120,19 @@ type conv struct {
 	w, b       []float32
 	dw, db     []float32
 	cols, dcol []float32 // patches: n*oh*ow rows of k*k*in
+	im2colJob  layerJob
+	col2imJob  layerJob
 }
 
 func newConv(is shape, out, k int) *conv {
 	kk := k * k * is.c
-	return &conv{in: is.c, out: out, k: k, is: is,
+	l := &conv{in: is.c, out: out, k: k, is: is,
 		os: shape{is.h - k + 1, is.w - k + 1, out},
 		w:  make([]float32, out*kk), b: make([]float32, out),
 		dw: make([]float32, out*kk), db: make([]float32, out)}
+	l.im2colJob.fn = l.im2col
+	l.col2imJob.fn = l.col2im
+	return l
 }
 
 func (l *conv) outShape() shape { return l.os }
@@ -143,15 +148,15 @@ func (l *conv) reserve(n int) {
 	}
 }
 
-// im2col copies, for each output position of each sample, the k×k×in patch
-// under it into one row of cols. Each kernel row (k*in floats) is contiguous
-// in NHWC, so a patch is k copies.
-func (l *conv) im2col(x []float32, n int) {
+// im2col copies, for each output position of samples [lo,hi), the k×k×in
+// patch under it into one row of cols. Each kernel row (k*in floats) is
+// contiguous in NHWC, so a patch is k copies.
+func (l *conv) im2col(x, _ []float32, lo, hi int) {
 	run := l.k * l.in
 	kk := l.k * run
 	rowStride := l.is.w * l.in
-	r := 0
-	for s := range n {
+	r := lo * l.os.h * l.os.w
+	for s := lo; s < hi; s++ {
 		img := x[s*l.is.size():]
 		for oy := range l.os.h {
 			for ox := range l.os.w {
@@ -163,6 +168,7 @@ func (l *conv) im2col(x []float32, n int) {
 					if run >= 32 {
 						copy(d, src)
 					} else {
+						//lint:ignore S1001 a loop beats copy's call overhead for the 5-float runs of the first conv
 						for i, v := range src {
 							d[i] = v
 						}
@@ -174,14 +180,15 @@ func (l *conv) im2col(x []float32, n int) {
 	}
 }
 
-// col2im adds each patch row of dcol back onto dx (the adjoint of im2col).
-func (l *conv) col2im(dx []float32, n int) {
-	clear(dx[:n*l.is.size()])
+// col2im sets dx of samples [lo,hi) to the sum of their patch rows of dcol
+// (the adjoint of im2col).
+func (l *conv) col2im(dx, _ []float32, lo, hi int) {
+	clear(dx[lo*l.is.size() : hi*l.is.size()])
 	run := l.k * l.in
 	kk := l.k * run
 	rowStride := l.is.w * l.in
-	r := 0
-	for s := range n {
+	r := lo * l.os.h * l.os.w
+	for s := lo; s < hi; s++ {
 		img := dx[s*l.is.size():]
 		for oy := range l.os.h {
 			for ox := range l.os.w {
@@ -201,7 +208,7 @@ func (l *conv) col2im(dx []float32, n int) {
 
 func (l *conv) forward(x, y []float32, n int) {
 	l.reserve(n)
-	l.im2col(x, n)
+	l.im2colJob.over(n, x, nil)
 	rows := n * l.os.h * l.os.w
 	kk := l.k * l.k * l.in
 	sgemm(false, true, rows, l.out, kk, 1, l.cols, kk, l.w, kk, 0, y, l.out)
@@ -216,7 +223,7 @@ func (l *conv) backward(x, y, dy, dx []float32, n int) {
 	colSums(l.db, dy[:rows*l.out])
 	if dx != nil {
 		sgemm(false, false, rows, kk, l.out, 1, dy, l.out, l.w, kk, 0, l.dcol, kk)
-		l.col2im(dx, n)
+		l.col2imJob.over(n, dx, nil)
 	}
 }
 
@@ -225,10 +232,15 @@ func (l *conv) backward(x, y, dy, dx []float32, n int) {
 type maxPool struct {
 	is, os shape
 	arg    []int32 // per output element, the index of the max within the sample
+	fwdJob layerJob
+	bwdJob layerJob
 }
 
 func newMaxPool(is shape) *maxPool {
-	return &maxPool{is: is, os: shape{is.h / 2, is.w / 2, is.c}}
+	l := &maxPool{is: is, os: shape{is.h / 2, is.w / 2, is.c}}
+	l.fwdJob.fn = l.forwardRange
+	l.bwdJob.fn = l.backwardRange
+	return l
 }
 
 func (l *maxPool) outShape() shape             { return l.os }
@@ -241,8 +253,13 @@ func (l *maxPool) reserve(n int) {
 
 func (l *maxPool) forward(x, y []float32, n int) {
 	l.reserve(n)
+	l.fwdJob.over(n, x, y)
+}
+
+// forwardRange pools samples [lo,hi).
+func (l *maxPool) forwardRange(x, y []float32, lo, hi int) {
 	c, iw := l.is.c, l.is.w
-	for s := range n {
+	for s := lo; s < hi; s++ {
 		xs := x[s*l.is.size() : (s+1)*l.is.size()]
 		ys := y[s*l.os.size() : (s+1)*l.os.size()]
 		as := l.arg[s*l.os.size() : (s+1)*l.os.size()]
@@ -284,8 +301,13 @@ func (l *maxPool) backward(x, y, dy, dx []float32, n int) {
 	if dx == nil {
 		return
 	}
-	clear(dx[:n*l.is.size()])
-	for s := range n {
+	l.bwdJob.over(n, dy, dx)
+}
+
+// backwardRange routes dy of samples [lo,hi) to the max positions of dx.
+func (l *maxPool) backwardRange(dy, dx []float32, lo, hi int) {
+	clear(dx[lo*l.is.size() : hi*l.is.size()])
+	for s := lo; s < hi; s++ {
 		dxs := dx[s*l.is.size() : (s+1)*l.is.size()]
 		dys := dy[s*l.os.size() : (s+1)*l.os.size()]
 		for o, a := range l.arg[s*l.os.size() : (s+1)*l.os.size()] {

@@ -1,0 +1,75 @@
+package nn
+
+import (
+	"runtime"
+	"sync"
+)
+
+// ranger is work over an index range that can be split into independent
+// parts. Implementations are pointers kept by their owner, so handing one to
+// parallelFor does not allocate.
+type ranger interface{ run(lo, hi int) }
+
+type rangeTask struct {
+	r      ranger
+	lo, hi int
+	wg     *sync.WaitGroup
+}
+
+var (
+	workersOnce sync.Once
+	workCh      chan rangeTask
+	nWorkers    int
+	wgPool      = sync.Pool{New: func() any { return new(sync.WaitGroup) }}
+)
+
+func startWorkers() {
+	nWorkers = runtime.GOMAXPROCS(0)
+	workCh = make(chan rangeTask, nWorkers)
+	for range nWorkers - 1 {
+		go func() {
+			for t := range workCh {
+				t.r.run(t.lo, t.hi)
+				t.wg.Done()
+			}
+		}()
+	}
+}
+
+// parallelFor runs r over [0, n) split into one contiguous part per CPU
+// (GOMAXPROCS when first used), the first part on the calling goroutine, and
+// returns when all parts are done. The parts must be independent; the result
+// must not depend on the split.
+func parallelFor(n int, r ranger) {
+	workersOnce.Do(startWorkers)
+	parts := min(nWorkers, n)
+	if parts <= 1 {
+		r.run(0, n)
+		return
+	}
+	wg := wgPool.Get().(*sync.WaitGroup)
+	chunk := (n + parts - 1) / parts
+	for lo := chunk; lo < n; lo += chunk {
+		wg.Add(1)
+		workCh <- rangeTask{r: r, lo: lo, hi: min(lo+chunk, n), wg: wg}
+	}
+	r.run(0, min(chunk, n))
+	wg.Wait()
+	wgPool.Put(wg)
+}
+
+// layerJob adapts a per-sample-range method of a layer to ranger; layers
+// keep one per parallel operation so that no call allocates.
+type layerJob struct {
+	fn   func(x, y []float32, lo, hi int)
+	x, y []float32
+}
+
+func (j *layerJob) run(lo, hi int) { j.fn(j.x, j.y, lo, hi) }
+
+// over runs fn on samples [0, n) in parallel.
+func (j *layerJob) over(n int, x, y []float32) {
+	j.x, j.y = x, y
+	parallelFor(n, j)
+	j.x, j.y = nil, nil
+}
