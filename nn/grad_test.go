@@ -131,7 +131,13 @@ func TestGradients(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	models := map[string]*Model{"mlp": mlp, "cnn": tinyCNN(12)}
+	chunked := tinyCNN(13)
+	for _, l := range chunked.layers {
+		if c, ok := l.(*conv); ok {
+			c.chunk = 2 // batches of 3 samples: chunks of 2 and 1
+		}
+	}
+	models := map[string]*Model{"mlp": mlp, "cnn": tinyCNN(12), "cnn in chunks": chunked}
 	for name, m := range models {
 		t.Run(name, func(t *testing.T) {
 			r := rng{s: 99}

@@ -114,14 +114,45 @@ func (l *relu) backward(x, y, dy, dx []float32, n int) {
 // conv is a 2-D convolution with square k×k kernels, stride 1 and no
 // padding, computed as a matrix product over image patches (im2col). W is
 // stored [out][ky][kx][in] to match the NHWC activations.
+//
+// The batch is processed in chunks of a few samples whose patches fit in
+// the CPU cache, so each chunk's patches are built and multiplied while
+// they are still cached; chunks run in parallel. The weight gradient is
+// summed per chunk and then over chunks in order, so results do not depend
+// on the number of CPUs.
 type conv struct {
 	in, out, k int
 	is, os     shape
 	w, b       []float32
 	dw, db     []float32
+	chunk      int       // samples per chunk
 	cols, dcol []float32 // patches: n*oh*ow rows of k*k*in
-	im2colJob  layerJob
-	col2imJob  layerJob
+	dwPart     []float32 // per chunk, its part of dw
+	dbPart     []float32 // per chunk, its part of db
+	fwd        convJob
+	bwd        convJob
+}
+
+// convChunkBytes is the target size of one chunk's patches: well inside a
+// typical 512 KiB–1 MiB L2 cache, with room for the gemm's packed panels.
+const convChunkBytes = 256 << 10
+
+// convJob runs one direction of a conv over a range of chunks.
+type convJob struct {
+	l        *conv
+	backward bool
+	x, y, dx []float32 // forward: x, y; backward: y holds dy, dx may be nil
+	n        int
+}
+
+func (j *convJob) run(lo, hi int) {
+	for c := lo; c < hi; c++ {
+		if j.backward {
+			j.l.backwardChunk(j.y, j.dx, j.n, c)
+		} else {
+			j.l.forwardChunk(j.x, j.y, j.n, c)
+		}
+	}
 }
 
 func newConv(is shape, out, k int) *conv {
@@ -130,8 +161,9 @@ func newConv(is shape, out, k int) *conv {
 		os: shape{is.h - k + 1, is.w - k + 1, out},
 		w:  make([]float32, out*kk), b: make([]float32, out),
 		dw: make([]float32, out*kk), db: make([]float32, out)}
-	l.im2colJob.fn = l.im2col
-	l.col2imJob.fn = l.col2im
+	l.chunk = max(1, convChunkBytes/(4*l.os.h*l.os.w*kk))
+	l.fwd = convJob{l: l}
+	l.bwd = convJob{l: l, backward: true}
 	return l
 }
 
@@ -140,18 +172,77 @@ func (l *conv) tensors() (p, g [][]float32) {
 	return [][]float32{l.w, l.b}, [][]float32{l.dw, l.db}
 }
 
+func (l *conv) chunks(n int) int { return (n + l.chunk - 1) / l.chunk }
+
 func (l *conv) reserve(n int) {
-	sz := n * l.os.h * l.os.w * l.k * l.k * l.in
+	kk := l.k * l.k * l.in
+	sz := n * l.os.h * l.os.w * kk
 	if len(l.cols) < sz {
 		l.cols = make([]float32, sz)
 		l.dcol = make([]float32, sz)
+	}
+	if c := l.chunks(n); len(l.dbPart) < c*l.out {
+		l.dwPart = make([]float32, c*l.out*kk)
+		l.dbPart = make([]float32, c*l.out)
+	}
+}
+
+func (l *conv) forward(x, y []float32, n int) {
+	l.reserve(n)
+	l.fwd.x, l.fwd.y, l.fwd.n = x, y, n
+	parallelFor(l.chunks(n), &l.fwd)
+	l.fwd.x, l.fwd.y = nil, nil
+}
+
+// forwardChunk builds the patches of chunk c and multiplies them by the
+// weights.
+func (l *conv) forwardChunk(x, y []float32, n, c int) {
+	s0, s1 := c*l.chunk, min((c+1)*l.chunk, n)
+	l.im2col(x, s0, s1)
+	kk := l.k * l.k * l.in
+	r0, rows := s0*l.os.h*l.os.w, (s1-s0)*l.os.h*l.os.w
+	sgemm(false, true, rows, l.out, kk, 1, l.cols[r0*kk:], kk, l.w, kk, 0, y[r0*l.out:], l.out)
+	addBias(y[r0*l.out:(r0+rows)*l.out], l.b)
+}
+
+func (l *conv) backward(x, y, dy, dx []float32, n int) {
+	l.bwd.y, l.bwd.dx, l.bwd.n = dy, dx, n
+	nc := l.chunks(n)
+	parallelFor(nc, &l.bwd)
+	l.bwd.y, l.bwd.dx = nil, nil
+	kk := l.k * l.k * l.in
+	copy(l.dw, l.dwPart[:l.out*kk])
+	copy(l.db, l.dbPart[:l.out])
+	for c := 1; c < nc; c++ {
+		for i, v := range l.dwPart[c*l.out*kk : (c+1)*l.out*kk] {
+			l.dw[i] += v
+		}
+		for i, v := range l.dbPart[c*l.out : (c+1)*l.out] {
+			l.db[i] += v
+		}
+	}
+}
+
+// backwardChunk computes chunk c's part of the weight and bias gradients
+// and, if dx is not nil, its input gradient. The patches from forward are
+// still in cols.
+func (l *conv) backwardChunk(dy, dx []float32, n, c int) {
+	s0, s1 := c*l.chunk, min((c+1)*l.chunk, n)
+	kk := l.k * l.k * l.in
+	r0, rows := s0*l.os.h*l.os.w, (s1-s0)*l.os.h*l.os.w
+	dyc := dy[r0*l.out : (r0+rows)*l.out]
+	sgemm(true, false, l.out, kk, rows, 1, dyc, l.out, l.cols[r0*kk:], kk, 0, l.dwPart[c*l.out*kk:], kk)
+	colSums(l.dbPart[c*l.out:(c+1)*l.out], dyc)
+	if dx != nil {
+		sgemm(false, false, rows, kk, l.out, 1, dyc, l.out, l.w, kk, 0, l.dcol[r0*kk:], kk)
+		l.col2im(dx, s0, s1)
 	}
 }
 
 // im2col copies, for each output position of samples [lo,hi), the k×k×in
 // patch under it into one row of cols. Each kernel row (k*in floats) is
 // contiguous in NHWC, so a patch is k copies.
-func (l *conv) im2col(x, _ []float32, lo, hi int) {
+func (l *conv) im2col(x []float32, lo, hi int) {
 	run := l.k * l.in
 	kk := l.k * run
 	rowStride := l.is.w * l.in
@@ -162,16 +253,14 @@ func (l *conv) im2col(x, _ []float32, lo, hi int) {
 			for ox := range l.os.w {
 				dst := l.cols[r*kk : (r+1)*kk]
 				base := oy*rowStride + ox*l.in
-				for ky := range l.k {
-					d := dst[ky*run : (ky+1)*run]
-					src := img[base+ky*rowStride:][:run]
-					if run >= 32 {
-						copy(d, src)
-					} else {
-						//lint:ignore S1001 a loop beats copy's call overhead for the 5-float runs of the first conv
-						for i, v := range src {
-							d[i] = v
-						}
+				switch run {
+				case 5: // LeNet's first conv: 5×5 kernel, 1 channel
+					for ky := range l.k {
+						*(*[5]float32)(dst[ky*5:]) = *(*[5]float32)(img[base+ky*rowStride:])
+					}
+				default:
+					for ky := range l.k {
+						copy(dst[ky*run:(ky+1)*run], img[base+ky*rowStride:])
 					}
 				}
 				r++
@@ -182,7 +271,7 @@ func (l *conv) im2col(x, _ []float32, lo, hi int) {
 
 // col2im sets dx of samples [lo,hi) to the sum of their patch rows of dcol
 // (the adjoint of im2col).
-func (l *conv) col2im(dx, _ []float32, lo, hi int) {
+func (l *conv) col2im(dx []float32, lo, hi int) {
 	clear(dx[lo*l.is.size() : hi*l.is.size()])
 	run := l.k * l.in
 	kk := l.k * run
@@ -203,27 +292,6 @@ func (l *conv) col2im(dx, _ []float32, lo, hi int) {
 				r++
 			}
 		}
-	}
-}
-
-func (l *conv) forward(x, y []float32, n int) {
-	l.reserve(n)
-	l.im2colJob.over(n, x, nil)
-	rows := n * l.os.h * l.os.w
-	kk := l.k * l.k * l.in
-	sgemm(false, true, rows, l.out, kk, 1, l.cols, kk, l.w, kk, 0, y, l.out)
-	addBias(y[:rows*l.out], l.b)
-}
-
-func (l *conv) backward(x, y, dy, dx []float32, n int) {
-	rows := n * l.os.h * l.os.w
-	kk := l.k * l.k * l.in
-	// The patches from forward are still in l.cols.
-	sgemm(true, false, l.out, kk, rows, 1, dy, l.out, l.cols, kk, 0, l.dw, kk)
-	colSums(l.db, dy[:rows*l.out])
-	if dx != nil {
-		sgemm(false, false, rows, kk, l.out, 1, dy, l.out, l.w, kk, 0, l.dcol, kk)
-		l.col2imJob.over(n, dx, nil)
 	}
 }
 
