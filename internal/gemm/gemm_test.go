@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -266,6 +267,10 @@ func TestSgemmDeterministic(t *testing.T) {
 // TestSgemmNoAllocs checks that steady-state calls do not allocate, for a
 // small serial problem and for large parallel ones.
 func TestSgemmNoAllocs(t *testing.T) {
+	// No GC during the measurements: a GC drops the runtime's central
+	// sudog cache, which parking goroutines then refill by allocating.
+	// (The test's own inputs are allocated before each measurement.)
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	r := rand.New(rand.NewPCG(9, 10))
 	for _, s := range benchShapes {
 		// The portable kernel is ~20x slower; keep this test short there.
@@ -285,22 +290,27 @@ func TestSgemmNoAllocs(t *testing.T) {
 		if allocs := testing.AllocsPerRun(50, call); allocs != 0 {
 			t.Errorf("%s: %v allocations per call, want 0", s.name, allocs)
 		}
-		// AllocsPerRun rounds down, so also bound the exact total. A
-		// parallel call parks goroutines (channel receives), and the
-		// runtime occasionally allocates a 112-byte sudog when its caches
-		// are empty (they are also dropped at each GC, including the forced
-		// one every 2 minutes): measured at about 1 per 500 calls with the
-		// assembly kernel. Allowing 1 per 20 calls still catches any real
-		// per-call allocation (which would give >= 200).
+		// AllocsPerRun rounds down, so also bound the exact total. Sgemm
+		// itself allocates nothing, but a parallel call parks goroutines
+		// (channel receives) and the runtime then occasionally allocates a
+		// 112-byte sudog for its wait queues (memory profile: chanrecv in
+		// run); measured 0-13 per 200 calls on a loaded 2-core machine, not
+		// growing with the call count. A bound of 1 per 8 calls still
+		// catches any real per-call allocation, which would give >= 200.
 		const calls = 200
+		for i := 0; i < calls; i++ {
+			call() // let the runtime's sudog caches fill
+		}
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
 		for i := 0; i < calls; i++ {
 			call()
 		}
 		runtime.ReadMemStats(&after)
-		if d := after.Mallocs - before.Mallocs; d > calls/20 {
-			t.Errorf("%s: %d allocations in %d calls, want at most %d", s.name, d, calls, calls/20)
+		d := after.Mallocs - before.Mallocs
+		t.Logf("%s: %d allocations in %d calls", s.name, d, calls)
+		if d > calls/8 {
+			t.Errorf("%s: %d allocations in %d calls, want at most %d", s.name, d, calls, calls/8)
 		}
 	}
 }
