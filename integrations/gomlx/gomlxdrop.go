@@ -291,17 +291,25 @@ func (a *Adapter[T]) statePath() string {
 	return context.JoinScope(a.opts.StateScope, a.opts.StateName)
 }
 
-// saveState stores the scheduler state in the state variable.
+// saveState stores the scheduler state in the state variable, in place
+// when its size did not change (the usual case: the state holds the last
+// observations, whose size is fixed by the model).
 func (a *Adapter[T]) saveState() error {
 	b, err := a.sched.MarshalBinary()
 	if err != nil {
 		return fmt.Errorf("gomlxdrop: marshaling scheduler state: %w", err)
 	}
-	t := tensors.FromShape(shapes.Make(dtypes.Uint8, len(b)+1))
-	err = tensors.MutableFlatData(t, func(flat []uint8) {
+	fill := func(flat []uint8) {
 		flat[0] = stateSaved
 		copy(flat[1:], b)
-	})
+	}
+	if t, err := a.stateV.Value(); err == nil && t.DType() == dtypes.Uint8 && t.Rank() == 1 && t.Size() == len(b)+1 {
+		if err := tensors.MutableFlatData(t, fill); err == nil {
+			return nil
+		}
+	}
+	t := tensors.FromShape(shapes.Make(dtypes.Uint8, len(b)+1))
+	err = tensors.MutableFlatData(t, fill)
 	if err == nil {
 		err = a.stateV.SetValue(t)
 	}

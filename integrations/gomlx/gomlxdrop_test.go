@@ -23,9 +23,9 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
 )
 
-var testBackend = func() func(t *testing.T) backends.Backend {
+var testBackend = func() func(t testing.TB) backends.Backend {
 	var b backends.Backend
-	return func(t *testing.T) backends.Backend {
+	return func(t testing.TB) backends.Backend {
 		t.Helper()
 		if b == nil {
 			var err error
@@ -38,7 +38,7 @@ var testBackend = func() func(t *testing.T) backends.Backend {
 }()
 
 // tinyData is a synthetic 2-class problem: 16 features, 256 examples.
-func tinyData(t *testing.T) *datasets.InMemoryDataset {
+func tinyData(t testing.TB) *datasets.InMemoryDataset {
 	t.Helper()
 	const n, dim = 256, 16
 	r := rand.New(rand.NewSource(1))

@@ -46,7 +46,7 @@ func main() {
 	flag.IntVar(&o.hidden, "hidden", 128, "hidden units of the MLP")
 	flag.StringVar(&o.solver, "solver", "momentum", "Gorgonia solver: momentum, vanilla or adam")
 	flag.Float64Var(&o.momentum, "momentum", 0.9, "momentum of the momentum solver")
-	flag.Float64Var(&o.cfg.LR, "lr", 0.01, "initial learning rate (Gorgonia's momentum solver puts it inside the velocity: 0.01 with momentum 0.9 is like SGD at 0.1)")
+	flag.Float64Var(&o.cfg.LR, "lr", 0.01, "initial learning rate (with momentum mu the steady step is lr*g/(1-mu): 0.01 with mu 0.9 steps like plain SGD at 0.1)")
 	flag.Float64Var(&o.cfg.DropFactor, "drop", 0.2, "AutoDrop drop factor")
 	flag.Float64Var(&o.cfg.Theta, "theta", 2, "AutoDrop threshold in degrees")
 	flag.IntVar(&o.cfg.Patience, "patience", 1, "AutoDrop patience (observations between arming and the drop)")
