@@ -2,8 +2,11 @@
 bench/epoch_vs_pytorch.sh: the same model, data, batch and optimizer as
 bench/epochgo.
 
-Usage: epoch_torch.py DATA_DIR [--runs N] [--threads T] [--hidden 256]
-       [--batch 128] [--lr 0.05] [--momentum 0.9]
+Usage: epoch_torch.py DATA_DIR [--model mlp|cnn] [--runs N] [--threads T]
+       [--hidden 256] [--batch 128] [--lr 0.05] [--momentum 0.9]
+
+--model cnn is the LeNet-5 of nn.NewCNN: conv 5x5x6, pool, ReLU, conv
+5x5x16, pool, ReLU, dense 256-120-84-10 with ReLU.
 
 DATA_DIR holds train-images-idx3-ubyte(.gz) and train-labels-idx1-ubyte(.gz).
 The data is loaded once into tensors and batches are gathered by index from a
@@ -43,6 +46,7 @@ def read_idx(path):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("data")
+    ap.add_argument("--model", choices=["mlp", "cnn"], default="mlp")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--hidden", type=int, default=256)
@@ -61,8 +65,16 @@ def main():
     secs = []
     for r in range(a.runs):
         torch.manual_seed(1)
-        model = torch.nn.Sequential(
-            torch.nn.Linear(x.shape[1], a.hidden), torch.nn.ReLU(), torch.nn.Linear(a.hidden, 10))
+        if a.model == "mlp":
+            model = torch.nn.Sequential(
+                torch.nn.Linear(x.shape[1], a.hidden), torch.nn.ReLU(), torch.nn.Linear(a.hidden, 10))
+        else:
+            nn = torch.nn
+            model = nn.Sequential(
+                nn.Unflatten(1, (1, 28, 28)),
+                nn.Conv2d(1, 6, 5), nn.MaxPool2d(2), nn.ReLU(),
+                nn.Conv2d(6, 16, 5), nn.MaxPool2d(2), nn.ReLU(),
+                nn.Flatten(), nn.Linear(256, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
         opt = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=a.momentum)
         lossf = torch.nn.CrossEntropyLoss()
         t0 = time.perf_counter()

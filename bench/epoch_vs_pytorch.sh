@@ -3,7 +3,7 @@
 # images (batch 128, SGD lr 0.05 momentum 0.9) in our Go harness (package nn,
 # driven by bench/epochgo) and in PyTorch (bench/epoch_torch.py, 2 threads),
 # on the same IDX files, and prints the median epoch time of each and their
-# ratio. Also times the LeNet-5 CNN epoch in Go.
+# ratio. Then the same for the LeNet-5 CNN (CNN=0 skips it).
 #
 # The two are run alternately, ROUNDS times, each process timing EPOCHS
 # epochs after loading the data, so both see the same machine load; the
@@ -59,7 +59,19 @@ printf '  PyTorch   %6.3f s\n' "$torch_s"
 awk -v g="$go_s" -v t="$torch_s" 'BEGIN { printf "  ratio Go/PyTorch = %.2fx\n", g / t }'
 
 if [ "$CNN" != 0 ]; then
-	GOMAXPROCS=$THREADS "$tmp/epochgo" -model cnn -batch 128 -lr 0.05 -momentum 0.9 -runs "$EPOCHS" -data "$data" |
-		sed 's/^/go    /' | tee "$tmp/cnn.txt"
-	printf 'CNN LeNet-5 in Go, one epoch (median of %d): %.3f s\n' "$EPOCHS" "$(median "$tmp/cnn.txt")"
+	echo
+	for r in $(seq "$ROUNDS"); do
+		GOMAXPROCS=$THREADS "$tmp/epochgo" -model cnn -batch 128 -lr 0.05 -momentum 0.9 -runs 1 -data "$data" |
+			sed 's/^/go    /' | tee -a "$tmp/cnn_go.txt"
+		"$PYTHON" bench/epoch_torch.py "$data" --model cnn --runs 1 --threads "$THREADS" --batch 128 --lr 0.05 --momentum 0.9 |
+			sed 's/^/torch /' | tee -a "$tmp/cnn_torch.txt"
+	done
+	cnn_go=$(median "$tmp/cnn_go.txt")
+	cnn_torch=$(median "$tmp/cnn_torch.txt")
+	echo
+	echo "CNN LeNet-5, batch 128, SGD momentum 0.9, one epoch of 60,000 images ($ROUNDS epochs each, median):"
+	printf '  Go (nn)   %6.3f s\n' "$cnn_go"
+	printf '  PyTorch   %6.3f s\n' "$cnn_torch"
+	awk -v g="$cnn_go" -v t="$cnn_torch" 'BEGIN { printf "  ratio Go/PyTorch = %.2fx\n", g / t }'
 fi
+echo "load average after: $(cut -d" " -f1-3 /proc/loadavg)"
