@@ -16,7 +16,8 @@ import (
 // a model of about a million float32 parameters (16-1024-1024-2 MLP after
 // one training epoch): reading the variables, AutoDrop's observation (which
 // never fires here, Theta 0), setting the learning rate and storing the
-// scheduler state in its variable.
+// scheduler state in its variable. It also reports the median training step
+// of that model (batch of 32), for scale.
 func BenchmarkEpochEnd(b *testing.B) {
 	ctx := context.New()
 	model := func(ctx *context.Context, _ any, inputs []*graph.Node) []*graph.Node {
@@ -49,4 +50,6 @@ func BenchmarkEpochEnd(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(res.Params), "params")
+	// For scale: the median training step of the same model (batch of 32).
+	b.ReportMetric(float64(loop.MedianTrainStepDuration().Nanoseconds()), "ns/train-step")
 }

@@ -54,16 +54,23 @@ func (a *Adapter[T]) UnmarshalBinary(data []byte) error {
 	return a.restore(fs)
 }
 
-func decode(data []byte, magic, what string) (*fileState, error) {
+func decode(data []byte, magic, what string) (_ *fileState, err error) {
 	if !bytes.HasPrefix(data, []byte(magic)) {
 		return nil, fmt.Errorf("gorgoniadrop: not an AutoDrop Gorgonia %s (bad magic)", what)
 	}
+	defer func() {
+		// tensor.Dense's GobDecode may panic on corrupted input.
+		if r := recover(); r != nil {
+			err = fmt.Errorf("gorgoniadrop: decoding the %s: corrupted data (%v)", what, r)
+		}
+	}()
 	var fs fileState
 	if err := gob.NewDecoder(bytes.NewReader(data[len(magic):])).Decode(&fs); err != nil {
 		return nil, fmt.Errorf("gorgoniadrop: decoding the %s: %w", what, err)
 	}
-	if fs.Epoch < 0 {
-		return nil, fmt.Errorf("gorgoniadrop: %s has epoch %d", what, fs.Epoch)
+	if fs.Epoch < 0 || len(fs.Names) != len(fs.Values) {
+		return nil, fmt.Errorf("gorgoniadrop: decoding the %s: inconsistent content (epoch %d, %d names for %d values)",
+			what, fs.Epoch, len(fs.Names), len(fs.Values))
 	}
 	return &fs, nil
 }
