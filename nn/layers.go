@@ -126,9 +126,11 @@ type conv struct {
 	w, b       []float32
 	dw, db     []float32
 	chunk      int       // samples per chunk
-	cols, dcol []float32 // patches: n*oh*ow rows of k*k*in
-	dwPart     []float32 // per chunk, its part of dw
+	cols       []float32 // patches: n*oh*ow rows of k*k*in
+	dcol       []float32 // patch gradients, per chunk transposed (k*k*in rows)
+	dwPart     []float32 // per chunk, its part of dw, transposed (k*k*in × out)
 	dbPart     []float32 // per chunk, its part of db
+	dwT        []float32 // the sum of dwPart before transposing into dw
 	fwd        convJob
 	bwd        convJob
 }
@@ -184,6 +186,7 @@ func (l *conv) reserve(n int) {
 	if c := l.chunks(n); len(l.dbPart) < c*l.out {
 		l.dwPart = make([]float32, c*l.out*kk)
 		l.dbPart = make([]float32, c*l.out)
+		l.dwT = make([]float32, l.out*kk)
 	}
 }
 
@@ -211,31 +214,35 @@ func (l *conv) backward(x, y, dy, dx []float32, n int) {
 	parallelFor(nc, &l.bwd)
 	l.bwd.y, l.bwd.dx = nil, nil
 	kk := l.k * l.k * l.in
-	copy(l.dw, l.dwPart[:l.out*kk])
+	copy(l.dwT, l.dwPart[:l.out*kk])
 	copy(l.db, l.dbPart[:l.out])
 	for c := 1; c < nc; c++ {
 		for i, v := range l.dwPart[c*l.out*kk : (c+1)*l.out*kk] {
-			l.dw[i] += v
+			l.dwT[i] += v
 		}
 		for i, v := range l.dbPart[c*l.out : (c+1)*l.out] {
 			l.db[i] += v
 		}
 	}
+	transpose(l.dw, l.dwT, kk, l.out, l.out)
 }
 
 // backwardChunk computes chunk c's part of the weight and bias gradients
 // and, if dx is not nil, its input gradient. The patches from forward are
-// still in cols.
+// still in cols. Both products are computed transposed (dWᵀ = colsᵀ·dy and
+// dcolᵀ = Wᵀ·dyᵀ): with few output channels these shapes suit the gemm
+// kernel's tiles, measured about twice as fast as the direct forms.
 func (l *conv) backwardChunk(dy, dx []float32, n, c int) {
 	s0, s1 := c*l.chunk, min((c+1)*l.chunk, n)
 	kk := l.k * l.k * l.in
 	r0, rows := s0*l.os.h*l.os.w, (s1-s0)*l.os.h*l.os.w
 	dyc := dy[r0*l.out : (r0+rows)*l.out]
-	sgemm(true, false, l.out, kk, rows, 1, dyc, l.out, l.cols[r0*kk:], kk, 0, l.dwPart[c*l.out*kk:], kk)
+	sgemm(true, false, kk, l.out, rows, 1, l.cols[r0*kk:], kk, dyc, l.out, 0, l.dwPart[c*l.out*kk:], l.out)
 	colSums(l.dbPart[c*l.out:(c+1)*l.out], dyc)
 	if dx != nil {
-		sgemm(false, false, rows, kk, l.out, 1, dyc, l.out, l.w, kk, 0, l.dcol[r0*kk:], kk)
-		l.col2im(dx, s0, s1)
+		// dcolᵀ for this chunk: kk rows of `rows` values.
+		sgemm(true, true, kk, rows, l.out, 1, l.w, kk, dyc, l.out, 0, l.dcol[r0*kk:], rows)
+		l.col2imT(dx, l.dcol[r0*kk:r0*kk+rows*kk], s0, s1)
 	}
 }
 
@@ -269,27 +276,31 @@ func (l *conv) im2col(x []float32, lo, hi int) {
 	}
 }
 
-// col2im sets dx of samples [lo,hi) to the sum of their patch rows of dcol
-// (the adjoint of im2col).
-func (l *conv) col2im(dx []float32, lo, hi int) {
+// col2imT sets dx of samples [lo,hi) to the sum of their patch gradients
+// (the adjoint of im2col), reading them transposed: dcolT holds, for each
+// patch element (ky, kx, channel), one value per output position of the
+// samples.
+func (l *conv) col2imT(dx, dcolT []float32, lo, hi int) {
 	clear(dx[lo*l.is.size() : hi*l.is.size()])
-	run := l.k * l.in
-	kk := l.k * run
-	rowStride := l.is.w * l.in
-	r := lo * l.os.h * l.os.w
+	P := l.os.h * l.os.w
+	rows := (hi - lo) * P
+	in, ow := l.in, l.os.w
+	rowStride := l.is.w * in
 	for s := lo; s < hi; s++ {
-		img := dx[s*l.is.size():]
-		for oy := range l.os.h {
-			for ox := range l.os.w {
-				src := l.dcol[r*kk : (r+1)*kk]
-				base := oy*rowStride + ox*l.in
-				for ky := range l.k {
-					d := img[base+ky*rowStride:][:run]
-					for i, v := range src[ky*run : (ky+1)*run] {
-						d[i] += v
+		img := dx[s*l.is.size() : (s+1)*l.is.size()]
+		for ky := range l.k {
+			for kx := range l.k {
+				for ch := range in {
+					e := (ky*l.k+kx)*in + ch
+					src := dcolT[e*rows+(s-lo)*P:][:P]
+					for oy := range l.os.h {
+						d := img[(oy+ky)*rowStride+kx*in+ch:]
+						row := src[oy*ow : (oy+1)*ow]
+						for ox, v := range row {
+							d[ox*in] += v
+						}
 					}
 				}
-				r++
 			}
 		}
 	}
