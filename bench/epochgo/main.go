@@ -35,13 +35,16 @@ func main() {
 func run() error {
 	model := flag.String("model", "mlp", "model: mlp or cnn")
 	hidden := flag.String("hidden", "256", "comma-separated hidden sizes of the MLP")
-	runs := flag.Int("runs", 3, "number of timed epochs")
+	runs := flag.Int("runs", 3, "number of timed epochs (>= 1)")
 	batch := flag.Int("batch", 128, "batch size")
 	lr := flag.Float64("lr", 0.05, "learning rate")
 	mom := flag.Float64("momentum", 0.9, "momentum")
 	data := flag.String("data", "", "MNIST directory (default: located automatically)")
 	locate := flag.Bool("locate", false, "print the MNIST directory and exit")
 	flag.Parse()
+	if *runs < 1 {
+		return fmt.Errorf("-runs %d: want at least 1", *runs)
+	}
 	if *locate {
 		d, err := mnist.Locate(*data)
 		if err != nil {
@@ -91,6 +94,7 @@ func run() error {
 		fmt.Printf("epoch %d seconds %.3f loss %.4f acc %.4f\n", r, s, loss, acc)
 	}
 	slices.Sort(secs)
-	fmt.Printf("median_seconds %.3f\n", secs[len(secs)/2])
+	med := (secs[(len(secs)-1)/2] + secs[len(secs)/2]) / 2
+	fmt.Printf("median_seconds %.3f\n", med)
 	return nil
 }
