@@ -405,8 +405,11 @@ func (a *Adapter[T]) params() ([]*context.Variable, error) {
 // between training steps, once per epoch, only if the adapter is not used
 // as the training dataset of RunEpochs (which calls it through Reset).
 //
-// On error the variables, the learning rate and the stored state are
-// unchanged.
+// When the schedule rejects the observation (non-finite values, a changed
+// layout) or the metric fails, nothing changes: not the schedule, the
+// variables, the learning rate nor the stored state. A later failure
+// (setting the learning-rate variable or the state variable, OnEpoch) is
+// reported after the schedule has advanced.
 func (a *Adapter[T]) EpochEnd() (Result, error) {
 	start := time.Now()
 	res := Result{Epoch: a.epoch + 1}

@@ -260,7 +260,10 @@ func (a *Adapter[T]) Last() (Result, bool) { return a.last, a.has }
 // and the solver gets the new learning rate. Call it once per epoch,
 // between solver steps.
 //
-// On error the learnables and the learning rate are unchanged.
+// When the schedule rejects the observation (non-finite values, a changed
+// layout) or the metric fails, nothing changes: not the schedule, the
+// learnables nor the learning rate. A failure of Options.SetLR or OnEpoch is
+// reported after the schedule has advanced.
 func (a *Adapter[T]) EpochEnd() (Result, error) {
 	start := time.Now()
 	res := Result{Epoch: a.epoch + 1}

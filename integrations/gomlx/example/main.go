@@ -102,7 +102,7 @@ func run(epochs, nTrain, nTest, batch, hidden int, cfg autodrop.Config, dataDir,
 	if err != nil {
 		return err
 	}
-	testDS, err := dataset(backend, "mnist-test", testSet, nTest, 1000, false)
+	testDS, err := dataset(backend, "mnist-test", testSet, nTest, min(1000, nTest), false)
 	if err != nil {
 		return err
 	}

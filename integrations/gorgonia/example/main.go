@@ -188,7 +188,7 @@ func run(o options) error {
 		return err
 	}
 	trainX, trainY := batches(trainSet, o.nTrain, o.batch)
-	testX, testY := batches(testSet, o.nTest, o.batch)
+	testX, testY := batches(testSet, o.nTest, o.batch) // the graph has a fixed batch size
 	if len(trainX) == 0 || len(testX) == 0 {
 		return errors.New("fewer images than one batch")
 	}
