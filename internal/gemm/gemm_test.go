@@ -314,3 +314,34 @@ func TestSgemmNoAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestSgemmConcurrent runs independent products from several goroutines at
+// once (sharing the worker pool and context free list) and checks each.
+func TestSgemmConcurrent(t *testing.T) {
+	const callers = 6
+	errs := make(chan error, callers)
+	for g := 0; g < callers; g++ {
+		go func(g int) {
+			r := rand.New(rand.NewPCG(uint64(g), 99))
+			m, n, k := 100+17*g, 90+13*g, 150+31*g // above the parallel threshold
+			a, b := randSlice(r, m*k), randSlice(r, k*n)
+			c := make([]float32, m*n)
+			for rep := 0; rep < 5; rep++ {
+				Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
+				want, mag := refGemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
+				for i := range c {
+					if d := math.Abs(float64(c[i]) - want[i]); d > float64(k+4)*eps32*mag[i] {
+						errs <- fmt.Errorf("caller %d rep %d: c[%d]=%v want %v", g, rep, i, c[i], want[i])
+						return
+					}
+				}
+			}
+			errs <- nil
+		}(g)
+	}
+	for g := 0; g < callers; g++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
