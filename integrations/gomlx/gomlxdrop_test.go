@@ -432,3 +432,43 @@ func TestAttachScheduleErrors(t *testing.T) {
 		t.Fatal("a NaN base rate was accepted")
 	}
 }
+
+func TestFloat64Model(t *testing.T) {
+	const n, dim = 128, 16
+	r := rand.New(rand.NewSource(1))
+	x := make([][]float64, n)
+	y := make([][]int32, n)
+	for i := range x {
+		x[i] = make([]float64, dim)
+		for j := range x[i] {
+			x[i][j] = r.NormFloat64()
+		}
+		y[i] = []int32{int32(max(0, min(1, int(x[i][0]+1))))}
+	}
+	ds, err := datasets.InMemoryFromData(testBackend(t), "synthetic64", []any{x}, []any{y})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds.BatchSize(32, false)
+	ctx := context.New()
+	loop := newLoop(t, ctx)
+	s, err := autodrop.New[float64](forcedDrop(1, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := Attach(loop, ds, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.LRVariable().DType() != dtypes.Float64 {
+		t.Fatalf("learning-rate variable dtype %s, want Float64 (the loss dtype)", run.LRVariable().DType())
+	}
+	if _, err := loop.RunEpochs(run, 5); err != nil {
+		t.Fatal(err)
+	}
+	last, _ := run.Last()
+	if !last.Record.Dropped || !last.Averaged || s.LR() != 0.05 || lrValue(t, run.LRVariable()) != 0.05 {
+		t.Fatalf("float64: last %+v, scheduler LR %g, GoMLX LR %g; want a drop with tail average at epoch 5 to 0.05",
+			last, s.LR(), lrValue(t, run.LRVariable()))
+	}
+}

@@ -486,3 +486,56 @@ func TestCorruptedCheckpoint(t *testing.T) {
 		m.set(before)
 	}
 }
+
+func TestFloat64Learnables(t *testing.T) {
+	g := gorgonia.NewGraph()
+	r := rand.New(rand.NewSource(1))
+	xs := make([]float64, 64*4)
+	ys := make([]float64, 64)
+	for i := range ys {
+		for j := 0; j < 4; j++ {
+			xs[i*4+j] = r.NormFloat64()
+			ys[i] += float64(j+1) * xs[i*4+j]
+		}
+	}
+	x := gorgonia.NewMatrix(g, tensor.Float64, gorgonia.WithShape(64, 4), gorgonia.WithName("x"),
+		gorgonia.WithValue(tensor.New(tensor.WithShape(64, 4), tensor.WithBacking(xs))))
+	y := gorgonia.NewMatrix(g, tensor.Float64, gorgonia.WithShape(64, 1), gorgonia.WithName("y"),
+		gorgonia.WithValue(tensor.New(tensor.WithShape(64, 1), tensor.WithBacking(ys))))
+	w := gorgonia.NewMatrix(g, tensor.Float64, gorgonia.WithShape(4, 1), gorgonia.WithName("w"), gorgonia.WithInit(gorgonia.Zeroes()))
+	diff := gorgonia.Must(gorgonia.Sub(gorgonia.Must(gorgonia.Mul(x, w)), y))
+	loss := gorgonia.Must(gorgonia.Mean(gorgonia.Must(gorgonia.Square(diff))))
+	if _, err := gorgonia.Grad(loss, w); err != nil {
+		t.Fatal(err)
+	}
+	vm := gorgonia.NewTapeMachine(g, gorgonia.BindDualValues(w))
+	defer vm.Close()
+	solver := gorgonia.NewVanillaSolver()
+	s, err := autodrop.New[float64](forcedDrop(1, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := Attach(solver, gorgonia.Nodes{w}, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res Result
+	for range 5 {
+		for range 4 {
+			if err := vm.RunAll(); err != nil {
+				t.Fatal(err)
+			}
+			if err := solver.Step(gorgonia.NodesToValueGrads(gorgonia.Nodes{w})); err != nil {
+				t.Fatal(err)
+			}
+			vm.Reset()
+		}
+		if res, err = run.EpochEnd(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !res.Record.Dropped || !res.Averaged || res.Params != 4 || s.LR() != 0.05 || solverLR(t, solver) != 0.05 {
+		t.Fatalf("float64: result %+v, scheduler LR %g, solver LR %g; want a drop with tail average at epoch 5 to 0.05",
+			res, s.LR(), solverLR(t, solver))
+	}
+}
