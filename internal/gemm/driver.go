@@ -54,7 +54,8 @@ type callCtx struct {
 	parts [maxWorkers]part // static mode: one rectangle per goroutine
 	ws    [maxWorkers]workspace
 	// done receives one value per finished worker task. (A channel rather
-	// than a sync.WaitGroup: WaitGroup.Wait allocates when it parks.)
+	// than a sync.WaitGroup: in a memory profile WaitGroup.Wait showed
+	// several times more runtime allocations when parking.)
 	done chan struct{}
 
 	// Dynamic mode: C is cut into nchunks strips of chunk rows (splitM)
@@ -119,7 +120,7 @@ func ensureWorkers(n int) {
 	workerMu.Unlock()
 }
 
-// splitRange splits [0, total) into parts chunks whose boundaries are
+// splitBound splits [0, total) into parts chunks whose boundaries are
 // multiples of unit, returning the boundary of chunk i.
 func splitBound(total, unit, parts, i int) int {
 	units := (total + unit - 1) / unit
