@@ -23,7 +23,7 @@
 // state, as a side file next to a checkpoint saved some other way. Files are
 // written atomically.
 //
-// Gorgonia v0.9.18 panics at start on Go 1.21 and later unless its dependency
+// Gorgonia v0.9.18 panics at start on recent Go (seen on 1.26) unless its dependency
 // go4.org/unsafe/assume-no-moving-gc is upgraded; this module requires
 // v0.0.0-20231121144256-b99613f794b6.
 package gorgoniadrop
