@@ -8,11 +8,25 @@
 // amd64 CPUs with AVX2 and FMA (detected at run time with CPUID) the
 // micro-kernel is written in assembly; elsewhere a pure-Go kernel is used.
 //
+// When n is small and m large (for example im2col convolution outputs with a
+// handful of channels) Sgemm computes C^T = op(B)^T op(A)^T instead, so that
+// the small dimension fills the 6-row side of the tile.
+//
+// Problems of at least 2^19 multiply-adds are split between up to GOMAXPROCS
+// goroutines (a pool of workers started on first use and kept for reuse).
 // Results are deterministic: every element of C is computed by exactly one
 // goroutine, with a summation order that depends only on the problem shape
-// (never on GOMAXPROCS or on how the work is split between goroutines).
-// In steady state a call performs no heap allocation: packing buffers are
-// kept in a free list and reused.
+// (never on GOMAXPROCS or on how the work is split between goroutines). The
+// assembly and pure-Go kernels round differently (the former uses fused
+// multiply-add), so bit-identical results are guaranteed for a given kernel,
+// not across CPUs or build tags.
+//
+// In steady state a call performs no heap allocation of its own: packing
+// buffers are kept in a free list and reused. (When a parallel call parks
+// goroutines, the Go runtime itself occasionally allocates a wait-queue
+// entry; see TestSgemmNoAllocs.)
+//
+// Build with -tags purego to force the portable kernel.
 package gemm
 
 import "fmt"
