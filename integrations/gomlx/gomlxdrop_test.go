@@ -136,6 +136,10 @@ func TestForcedDropSetsGoMLXLearningRate(t *testing.T) {
 	if got := lrValue(t, lrVar); got != float64(float32(0.1)) {
 		t.Fatalf("learning rate before training = %g, want 0.1", got)
 	}
+	run.Reset() // a Reset without any batch yielded is not an epoch
+	if len(recs) != 0 {
+		t.Fatalf("Reset before training observed %d epochs", len(recs))
+	}
 	if _, err := loop.RunEpochs(run, 4); err != nil {
 		t.Fatal(err)
 	}
