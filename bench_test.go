@@ -66,3 +66,20 @@ func median(d []time.Duration) time.Duration {
 	slices.Sort(d)
 	return d[len(d)/2]
 }
+
+// BenchmarkMarshalBinary measures saving the state of 1M float32 parameters
+// (two buffers, no pending tail).
+func BenchmarkMarshalBinary(b *testing.B) {
+	n := 1 << 20
+	params := [][]float32{make([]float32, n)}
+	s, _ := New[float32](Config{LR: 0.1, DropFactor: 0.5})
+	for range 3 {
+		s.Observe(params)
+	}
+	b.SetBytes(int64(8 * n))
+	for b.Loop() {
+		if _, err := s.MarshalBinary(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
+	"slices"
+	"unsafe"
 )
 
 // The checkpoint format, all little-endian:
@@ -86,9 +88,7 @@ func (s *Scheduler[T]) MarshalBinary() ([]byte, error) {
 			b = appendElems(b, s.buf[1-s.cur])
 		}
 		if s.tailPending() {
-			for _, v := range s.tail {
-				b = appendF64(b, v)
-			}
+			b = appendElems(b, s.tail)
 		}
 	}
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli)), nil
@@ -105,18 +105,32 @@ func boolByte(v bool) byte {
 	return 0
 }
 
+// appendElems appends v as little-endian values of its element size. On
+// little-endian machines this is one memory copy.
 func appendElems[T Float](b []byte, v []T) []byte {
-	if sizeofElem(v) == 4 {
-		for _, x := range v {
-			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(float32(x)))
-		}
+	es := int(sizeofElem(v))
+	start := len(b)
+	b = slices.Grow(b, es*len(v))[:start+es*len(v)]
+	dst := b[start:]
+	if littleEndian && len(v) > 0 {
+		copy(dst, unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), es*len(v)))
 		return b
 	}
-	for _, x := range v {
-		b = appendF64(b, float64(x))
+	for i, x := range v {
+		if es == 4 {
+			binary.LittleEndian.PutUint32(dst[4*i:], math.Float32bits(float32(x)))
+		} else {
+			binary.LittleEndian.PutUint64(dst[8*i:], math.Float64bits(float64(x)))
+		}
 	}
 	return b
 }
+
+// littleEndian reports the byte order of this machine.
+var littleEndian = func() bool {
+	x := uint16(1)
+	return *(*byte)(unsafe.Pointer(&x)) == 1
+}()
 
 // reader decodes a checkpoint, remembering the first error.
 type reader struct {
@@ -279,9 +293,7 @@ func (s *Scheduler[T]) UnmarshalBinary(data []byte) error {
 			n.cur = 0
 			if n.tailPending() {
 				n.tail = make([]float64, total)
-				for i := range n.tail {
-					n.tail[i] = r.f64("tail")
-				}
+				readElems(r, n.tail)
 			}
 			for _, v := range n.buf[0] {
 				if !isFinite(float64(v)) {
@@ -314,16 +326,18 @@ func sizesAsParams[T Float](sizes []int) [][]T {
 func readElems[T Float](r *reader, dst []T) {
 	es := int(sizeofElem(dst))
 	p := r.next(len(dst)*es, "parameter buffer")
-	if p == nil {
+	if p == nil || len(dst) == 0 {
 		return
 	}
-	if es == 4 {
-		for i := range dst {
-			dst[i] = T(math.Float32frombits(binary.LittleEndian.Uint32(p[4*i:])))
-		}
+	if littleEndian {
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(&dst[0])), es*len(dst)), p)
 		return
 	}
 	for i := range dst {
-		dst[i] = T(math.Float64frombits(binary.LittleEndian.Uint64(p[8*i:])))
+		if es == 4 {
+			dst[i] = T(math.Float32frombits(binary.LittleEndian.Uint32(p[4*i:])))
+		} else {
+			dst[i] = T(math.Float64frombits(binary.LittleEndian.Uint64(p[8*i:])))
+		}
 	}
 }
