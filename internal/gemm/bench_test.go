@@ -31,6 +31,20 @@ var benchShapes = []benchShape{
 	{"conv2_dcol_8192x16xT(150)", false, true, 128 * 64, 150, 16},
 	// Large square reference point.
 	{"square_512", false, false, 512, 512, 512},
+
+	// The calls package nn makes (dense weights stored out×in, conv
+	// weights out×k*k*in, convolutions in chunks of 4 (conv1) and 6 (conv2)
+	// samples, backward products computed transposed).
+	{"nn_dense1_fwd_128x256xT(784)", false, true, 128, 256, 784},
+	{"nn_dense1_dW_T(256x128)x784", true, false, 256, 784, 128},
+	{"nn_dense2_fwd_128x10xT(256)", false, true, 128, 10, 256},
+	{"nn_dense2_dW_T(10x128)x256", true, false, 10, 256, 128},
+	{"nn_dense2_dx_128x10x256", false, false, 128, 256, 10},
+	{"nn_conv1_fwd_2304x6xT(25)", false, true, 4 * 576, 6, 25},
+	{"nn_conv1_dWT_T(25x2304)x6", true, false, 25, 6, 4 * 576},
+	{"nn_conv2_fwd_384x16xT(150)", false, true, 6 * 64, 16, 150},
+	{"nn_conv2_dWT_T(150x384)x16", true, false, 150, 16, 6 * 64},
+	{"nn_conv2_dcolT_T(150x16)xT(384)", true, true, 150, 6 * 64, 16},
 }
 
 func BenchmarkSgemm(b *testing.B) {
