@@ -23,9 +23,11 @@ const (
 	// busy with other work.
 	chunksPerWorker = 4
 	// parallelMACs is the minimum problem size (in multiply-adds) for
-	// which a call is split between goroutines: about 10µs of single-core
-	// work, well above the cost of waking a worker.
-	parallelMACs = 1 << 19
+	// which a call is split between goroutines: about 20µs of single-core
+	// work, well above the cost of waking a worker. It also keeps the
+	// ~1M-MAC products that package nn already runs on all cores (one conv
+	// chunk per goroutine) from spawning nested parallel work.
+	parallelMACs = 1 << 20
 )
 
 // workspace holds one goroutine's packing buffers.

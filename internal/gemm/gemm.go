@@ -12,7 +12,7 @@
 // handful of channels) Sgemm computes C^T = op(B)^T op(A)^T instead, so that
 // the small dimension fills the 6-row side of the tile.
 //
-// Problems of at least 2^19 multiply-adds are split between up to GOMAXPROCS
+// Problems of at least 2^20 multiply-adds are split between up to GOMAXPROCS
 // goroutines (a pool of workers started on first use and kept for reuse).
 // Results are deterministic: every element of C is computed by exactly one
 // goroutine, with a summation order that depends only on the problem shape
