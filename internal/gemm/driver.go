@@ -278,7 +278,7 @@ func (ctx *callCtx) rowChunk(ws *workspace, kc, m0, m1 int) {
 			} else {
 				bp = ws.shared[pc*npad : pc*npad+kcc*npad]
 			}
-			macroKernel(ws, ws.a, bp, p, ic, mcc, 0, p.n, kcc, beta)
+			macroKernel(ws, ws.a, bp, p, ic, mcc, 0, p.n, pc, kcc, beta, false)
 		}
 	}
 }
@@ -297,7 +297,12 @@ func (ctx *callCtx) colChunk(ws *workspace, kc, n0, n1 int) {
 			if pc > 0 {
 				beta = 1
 			}
-			packB(ws.b, p.b, p.ldb, p.transB, pc, kcc, jc, ncc)
+			inB := inPlaceB(p)
+			if inB {
+				packPartialB(ws.b, p, pc, kcc, jc, ncc)
+			} else {
+				packB(ws.b, p.b, p.ldb, p.transB, pc, kcc, jc, ncc)
+			}
 			for ic := 0; ic < p.m; ic += mc {
 				mcc := min(mc, p.m-ic)
 				var ap []float32
@@ -306,7 +311,7 @@ func (ctx *callCtx) colChunk(ws *workspace, kc, n0, n1 int) {
 				} else {
 					ap = ws.shared[pc*mpad+ic*kcc : pc*mpad+kcc*mpad]
 				}
-				macroKernel(ws, ap, ws.b, p, ic, mcc, jc, ncc, kcc, beta)
+				macroKernel(ws, ap, ws.b, p, ic, mcc, jc, ncc, pc, kcc, beta, inB)
 			}
 		}
 	}
@@ -341,6 +346,7 @@ func (ctx *callCtx) compute(idx int) {
 	// with matching stride, e.g. a k×16 B or a k×6 A^T), the kernel reads
 	// it in place instead of copying it.
 	directA, directB := directA(p), directB(p)
+	inB := inPlaceB(p)
 	if !directA {
 		ws.a = grow(ws.a, mc*kc)
 	}
@@ -352,9 +358,12 @@ func (ctx *callCtx) compute(idx int) {
 		for pc := 0; pc < p.k; pc += kc {
 			kcc := min(kc, p.k-pc)
 			bp := ws.b
-			if directB {
+			switch {
+			case directB:
 				bp = p.b[pc*nr : (pc+kcc)*nr]
-			} else {
+			case inB:
+				packPartialB(bp, p, pc, kcc, jc, ncc)
+			default:
 				packB(bp, p.b, p.ldb, p.transB, pc, kcc, jc, ncc)
 			}
 			beta := p.beta
@@ -369,31 +378,72 @@ func (ctx *callCtx) compute(idx int) {
 				} else {
 					packA(ap, p.a, p.lda, p.transA, ic, mcc, pc, kcc, p.alpha)
 				}
-				macroKernel(ws, ap, bp, p, ic, mcc, jc, ncc, kcc, beta)
+				macroKernel(ws, ap, bp, p, ic, mcc, jc, ncc, pc, kcc, beta, inB)
 			}
 		}
 	}
 }
 
+// inPlaceB reports whether the kernel should read full micro-panels of B
+// in place (row kk at b[kk*ldb+j]) rather than packed. Packing B only pays
+// off when each panel is reused for several 6-row panels of A; with m <= 6
+// (e.g. the transposed weight gradient of a conv with 6 channels) it would
+// just copy B once more.
+func inPlaceB(p *problem) bool {
+	return useAsm && !p.transB && p.m <= mr && !directB(p)
+}
+
+// packPartialB packs only the trailing partial micro-panel (if any) of the
+// kcc×ncc block of op(B) at (pc, jc), at the start of dst, for use with
+// in-place full panels.
+func packPartialB(dst []float32, p *problem, pc, kcc, jc, ncc int) {
+	if full := ncc / nr * nr; full < ncc {
+		packB(dst, p.b, p.ldb, false, pc, kcc, jc+full, ncc-full)
+	}
+}
+
 // macroKernel multiplies the packed mcc×kcc block of A by the packed
-// kcc×ncc block of B into C at (ic, jc).
-func macroKernel(ws *workspace, apk, bpk []float32, p *problem, ic, mcc, jc, ncc, kcc int, beta float32) {
+// kcc×ncc block of B into C at (ic, jc); pc is the block's first k index.
+// With inB, full B micro-panels are read in place from p.b and bpk holds
+// only the trailing partial panel.
+func macroKernel(ws *workspace, apk, bpk []float32, p *problem, ic, mcc, jc, ncc, pc, kcc int, beta float32, inB bool) {
 	c := p.c
 	rsc, csc := p.rsc, p.csc
 	for jr := 0; jr < ncc; jr += nr {
 		nrr := min(nr, ncc-jr)
-		bp := bpk[jr*kcc : jr*kcc+nr*kcc]
+		var bp []float32
+		bIn := inB && nrr == nr
+		switch {
+		case bIn:
+			// Rows pc..pc+kcc-1, columns jc+jr..+15 of B, read in place.
+			o := pc*p.ldb + jc + jr
+			bp = p.b[o : o+(kcc-1)*p.ldb+nr]
+		case inB:
+			bp = bpk[:nr*kcc]
+		default:
+			bp = bpk[jr*kcc : jr*kcc+nr*kcc]
+		}
 		for ir := 0; ir < mcc; ir += mr {
 			mrr := min(mr, mcc-ir)
 			ap := apk[ir*kcc : ir*kcc+mr*kcc]
 			off := (ic+ir)*rsc + (jc+jr)*csc
-			if mrr == mr && nrr == nr && csc == 1 {
-				// Bounds: the last element touched is off+(mr-1)*rsc+nr-1.
-				_ = c[off+(mr-1)*rsc+nr-1]
-				microKernel(kcc, ap, bp, c[off:], rsc, beta)
-				continue
+			if bIn {
+				// In-place B implies the assembly kernel.
+				if mrr == mr && csc == 1 {
+					_ = c[off+(mr-1)*rsc+nr-1]
+					kernelAsmS(kcc, &ap[0], &bp[0], &c[off], rsc, beta, p.ldb)
+					continue
+				}
+				kernelAsmS(kcc, &ap[0], &bp[0], &ws.tile[0], nr, 0, p.ldb)
+			} else {
+				if mrr == mr && nrr == nr && csc == 1 {
+					// Bounds: the last element touched is off+(mr-1)*rsc+nr-1.
+					_ = c[off+(mr-1)*rsc+nr-1]
+					microKernel(kcc, ap, bp, c[off:], rsc, beta)
+					continue
+				}
+				microKernel(kcc, ap, bp, ws.tile[:], nr, 0)
 			}
-			microKernel(kcc, ap, bp, ws.tile[:], nr, 0)
 			if useAsm && mrr == mr && nrr == nr && rsc == 1 {
 				// Full tile of the transposed formulation.
 				_ = c[off+(nr-1)*csc+mr-1]

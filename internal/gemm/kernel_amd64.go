@@ -13,6 +13,12 @@ func xgetbv() (eax, edx uint32)
 //go:noescape
 func kernelAsm(kc int, a, b, c *float32, ldc int, beta float32)
 
+// kernelAsmS is kernelAsm reading the B micro-panel in place: row kk is the
+// 16 floats at b + kk*ldb.
+//
+//go:noescape
+func kernelAsmS(kc int, a, b, c *float32, ldc int, beta float32, ldb int)
+
 // transpose16 sets dst[kk*16+r] = src[r*ld+kk] for r < 16 and
 // kk < 8*n8+rem (0 <= rem < 8); mask must be maskTab[16-rem:].
 //

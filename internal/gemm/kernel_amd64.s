@@ -45,6 +45,29 @@ TEXT ·xgetbv(SB), NOSPLIT, $0-8
 	VFMADD231PS Y12, Y15, Y10; \
 	VFMADD231PS Y13, Y15, Y11
 
+// KSTEPM is KSTEP with explicit memory operands for the two B loads.
+#define KSTEPM(bm0, bm1, a0, a1, a2, a3, a4, a5) \
+	VMOVUPS bm0, Y12; \
+	VMOVUPS bm1, Y13; \
+	VBROADCASTSS a0(SI), Y14; \
+	VFMADD231PS Y12, Y14, Y0; \
+	VFMADD231PS Y13, Y14, Y1; \
+	VBROADCASTSS a1(SI), Y15; \
+	VFMADD231PS Y12, Y15, Y2; \
+	VFMADD231PS Y13, Y15, Y3; \
+	VBROADCASTSS a2(SI), Y14; \
+	VFMADD231PS Y12, Y14, Y4; \
+	VFMADD231PS Y13, Y14, Y5; \
+	VBROADCASTSS a3(SI), Y15; \
+	VFMADD231PS Y12, Y15, Y6; \
+	VFMADD231PS Y13, Y15, Y7; \
+	VBROADCASTSS a4(SI), Y14; \
+	VFMADD231PS Y12, Y14, Y8; \
+	VFMADD231PS Y13, Y14, Y9; \
+	VBROADCASTSS a5(SI), Y15; \
+	VFMADD231PS Y12, Y15, Y10; \
+	VFMADD231PS Y13, Y15, Y11
+
 // Store row accumulators lo, hi to (DX) and advance DX by one row.
 #define STORE0(lo, hi) \
 	VMOVUPS lo, (DX); \
@@ -124,6 +147,88 @@ store:
 	RET
 
 withbeta:
+	VBROADCASTSS beta+40(FP), Y15
+	STOREB(Y0, Y1)
+	STOREB(Y2, Y3)
+	STOREB(Y4, Y5)
+	STOREB(Y6, Y7)
+	STOREB(Y8, Y9)
+	STOREB(Y10, Y11)
+	VZEROUPPER
+	RET
+
+// func kernelAsmS(kc int, a, b, c *float32, ldc int, beta float32, ldb int)
+// As kernelAsm, but row kk of the B micro-panel is read in place at
+// b + kk*ldb (16 floats) instead of from a packed panel.
+TEXT ·kernelAsmS(SB), NOSPLIT, $0-56
+	MOVQ kc+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ c+24(FP), DX
+	MOVQ ldc+32(FP), R8
+	SHLQ $2, R8
+	MOVQ ldb+48(FP), R11
+	SHLQ $2, R11
+	LEAQ (R11)(R11*2), R12
+	LEAQ (R11)(R11*4), R13
+	SUBQ R11, R13
+
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+
+	MOVQ CX, R9
+	SHRQ $2, R9
+	ANDQ $3, CX
+	TESTQ R9, R9
+	JZ   tailS
+
+loop4S:
+	KSTEPM((DI), 32(DI), 0, 4, 8, 12, 16, 20)
+	KSTEPM((DI)(R11*1), 32(DI)(R11*1), 24, 28, 32, 36, 40, 44)
+	KSTEPM((DI)(R11*2), 32(DI)(R11*2), 48, 52, 56, 60, 64, 68)
+	KSTEPM((DI)(R12*1), 32(DI)(R12*1), 72, 76, 80, 84, 88, 92)
+	ADDQ $96, SI
+	ADDQ R13, DI
+	DECQ R9
+	JNZ  loop4S
+
+tailS:
+	TESTQ CX, CX
+	JZ    storeS
+
+loop1S:
+	KSTEPM((DI), 32(DI), 0, 4, 8, 12, 16, 20)
+	ADDQ $24, SI
+	ADDQ R11, DI
+	DECQ CX
+	JNZ  loop1S
+
+storeS:
+	VMOVSS beta+40(FP), X15
+	VXORPS X14, X14, X14
+	VUCOMISS X14, X15
+	JNE  withbetaS
+	JP   withbetaS
+	STORE0(Y0, Y1)
+	STORE0(Y2, Y3)
+	STORE0(Y4, Y5)
+	STORE0(Y6, Y7)
+	STORE0(Y8, Y9)
+	STORE0(Y10, Y11)
+	VZEROUPPER
+	RET
+
+withbetaS:
 	VBROADCASTSS beta+40(FP), Y15
 	STOREB(Y0, Y1)
 	STOREB(Y2, Y3)

@@ -39,3 +39,8 @@ func storeT(tile, c *float32, ldc int, beta float32) {
 func copy16m(dst, src *float32, ld, k int, mask *int32) {
 	panic("gemm: no assembly kernel on this platform")
 }
+
+// kernelAsmS is never called when useAsm is false.
+func kernelAsmS(kc int, a, b, c *float32, ldc int, beta float32, ldb int) {
+	panic("gemm: no assembly kernel on this platform")
+}
