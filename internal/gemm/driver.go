@@ -271,14 +271,19 @@ func (ctx *callCtx) rowChunk(ws *workspace, kc, m0, m1 int) {
 			if pc > 0 {
 				beta = 1
 			}
-			packA(ws.a, p.a, p.lda, p.transA, ic, mcc, pc, kcc, p.alpha)
+			inA := inPlaceA(p)
+			if inA {
+				packPartialA(ws.a, p, ic, mcc, pc, kcc)
+			} else {
+				packA(ws.a, p.a, p.lda, p.transA, ic, mcc, pc, kcc, p.alpha)
+			}
 			var bp []float32
 			if directB(p) {
 				bp = p.b[pc*nr : (pc+kcc)*nr]
 			} else {
 				bp = ws.shared[pc*npad : pc*npad+kcc*npad]
 			}
-			macroKernel(ws, ws.a, bp, p, ic, mcc, 0, p.n, pc, kcc, beta, false)
+			macroKernel(ws, ws.a, bp, p, ic, mcc, 0, p.n, pc, kcc, beta, inA, false)
 		}
 	}
 }
@@ -311,7 +316,7 @@ func (ctx *callCtx) colChunk(ws *workspace, kc, n0, n1 int) {
 				} else {
 					ap = ws.shared[pc*mpad+ic*kcc : pc*mpad+kcc*mpad]
 				}
-				macroKernel(ws, ap, ws.b, p, ic, mcc, jc, ncc, pc, kcc, beta, inB)
+				macroKernel(ws, ap, ws.b, p, ic, mcc, jc, ncc, pc, kcc, beta, false, inB)
 			}
 		}
 	}
@@ -346,7 +351,7 @@ func (ctx *callCtx) compute(idx int) {
 	// with matching stride, e.g. a k×16 B or a k×6 A^T), the kernel reads
 	// it in place instead of copying it.
 	directA, directB := directA(p), directB(p)
-	inB := inPlaceB(p)
+	inA, inB := inPlaceA(p), inPlaceB(p)
 	if !directA {
 		ws.a = grow(ws.a, mc*kc)
 	}
@@ -373,12 +378,15 @@ func (ctx *callCtx) compute(idx int) {
 			for ic := pt.m0; ic < pt.m1; ic += mc {
 				mcc := min(mc, pt.m1-ic)
 				ap := ws.a
-				if directA {
+				switch {
+				case directA:
 					ap = p.a[pc*mr : (pc+kcc)*mr]
-				} else {
+				case inA:
+					packPartialA(ap, p, ic, mcc, pc, kcc)
+				default:
 					packA(ap, p.a, p.lda, p.transA, ic, mcc, pc, kcc, p.alpha)
 				}
-				macroKernel(ws, ap, bp, p, ic, mcc, jc, ncc, pc, kcc, beta, inB)
+				macroKernel(ws, ap, bp, p, ic, mcc, jc, ncc, pc, kcc, beta, inA, inB)
 			}
 		}
 	}
@@ -393,6 +401,22 @@ func inPlaceB(p *problem) bool {
 	return useAsm && !p.transB && p.m <= mr && !directB(p)
 }
 
+// inPlaceA reports whether the kernel should read full micro-panels of
+// op(A) in place rather than packed: with n <= 16 each A panel is used for
+// a single B panel, so packing it would only copy A once more. Packing also
+// applies alpha, so this needs alpha == 1.
+func inPlaceA(p *problem) bool {
+	return useAsm && p.n <= nr && p.alpha == 1 && !directA(p) && !inPlaceB(p)
+}
+
+// packPartialA packs only the trailing partial micro-panel (if any) of the
+// mcc×kcc block of op(A) at (ic, pc), at the start of dst.
+func packPartialA(dst []float32, p *problem, ic, mcc, pc, kcc int) {
+	if full := mcc / mr * mr; full < mcc {
+		packA(dst, p.a, p.lda, p.transA, ic+full, mcc-full, pc, kcc, p.alpha)
+	}
+}
+
 // packPartialB packs only the trailing partial micro-panel (if any) of the
 // kcc×ncc block of op(B) at (pc, jc), at the start of dst, for use with
 // in-place full panels.
@@ -405,8 +429,8 @@ func packPartialB(dst []float32, p *problem, pc, kcc, jc, ncc int) {
 // macroKernel multiplies the packed mcc×kcc block of A by the packed
 // kcc×ncc block of B into C at (ic, jc); pc is the block's first k index.
 // With inB, full B micro-panels are read in place from p.b and bpk holds
-// only the trailing partial panel.
-func macroKernel(ws *workspace, apk, bpk []float32, p *problem, ic, mcc, jc, ncc, pc, kcc int, beta float32, inB bool) {
+// only the trailing partial panel; inA does the same for A and apk.
+func macroKernel(ws *workspace, apk, bpk []float32, p *problem, ic, mcc, jc, ncc, pc, kcc int, beta float32, inA, inB bool) {
 	c := p.c
 	rsc, csc := p.rsc, p.csc
 	for jr := 0; jr < ncc; jr += nr {
@@ -425,25 +449,31 @@ func macroKernel(ws *workspace, apk, bpk []float32, p *problem, ic, mcc, jc, ncc
 		}
 		for ir := 0; ir < mcc; ir += mr {
 			mrr := min(mr, mcc-ir)
-			ap := apk[ir*kcc : ir*kcc+mr*kcc]
-			off := (ic+ir)*rsc + (jc+jr)*csc
-			if bIn {
-				// In-place B implies the assembly kernel.
-				if mrr == mr && csc == 1 {
-					_ = c[off+(mr-1)*rsc+nr-1]
-					kernelAsmS(kcc, &ap[0], &bp[0], &c[off], rsc, beta, p.ldb)
-					continue
+			aIn := inA && mrr == mr
+			var ap []float32
+			switch {
+			case aIn:
+				// The 6×kcc panel of op(A) at (ic+ir, pc), read in place.
+				if p.transA {
+					o := pc*p.lda + ic + ir
+					ap = p.a[o : o+(kcc-1)*p.lda+mr]
+				} else {
+					o := (ic+ir)*p.lda + pc
+					ap = p.a[o : o+(mr-1)*p.lda+kcc]
 				}
-				kernelAsmS(kcc, &ap[0], &bp[0], &ws.tile[0], nr, 0, p.ldb)
-			} else {
-				if mrr == mr && nrr == nr && csc == 1 {
-					// Bounds: the last element touched is off+(mr-1)*rsc+nr-1.
-					_ = c[off+(mr-1)*rsc+nr-1]
-					microKernel(kcc, ap, bp, c[off:], rsc, beta)
-					continue
-				}
-				microKernel(kcc, ap, bp, ws.tile[:], nr, 0)
+			case inA:
+				ap = apk[:mr*kcc]
+			default:
+				ap = apk[ir*kcc : ir*kcc+mr*kcc]
 			}
+			off := (ic+ir)*rsc + (jc+jr)*csc
+			if mrr == mr && nrr == nr && csc == 1 {
+				// Bounds: the last element touched is off+(mr-1)*rsc+nr-1.
+				_ = c[off+(mr-1)*rsc+nr-1]
+				tileKernel(p, kcc, ap, aIn, bp, bIn, c[off:], rsc, beta)
+				continue
+			}
+			tileKernel(p, kcc, ap, aIn, bp, bIn, ws.tile[:], nr, 0)
 			if useAsm && mrr == mr && nrr == nr && rsc == 1 {
 				// Full tile of the transposed formulation.
 				_ = c[off+(nr-1)*csc+mr-1]
@@ -452,6 +482,21 @@ func macroKernel(ws *workspace, apk, bpk []float32, p *problem, ic, mcc, jc, ncc
 			}
 			mergeTile(&ws.tile, c, off, rsc, csc, mrr, nrr, beta)
 		}
+	}
+}
+
+// tileKernel runs the micro-kernel variant for where the A and B panels
+// live (packed, or in place in p.a / p.b). In-place panels imply useAsm.
+func tileKernel(p *problem, kcc int, ap []float32, aIn bool, bp []float32, bIn bool, c []float32, ldc int, beta float32) {
+	switch {
+	case bIn:
+		kernelAsmS(kcc, &ap[0], &bp[0], &c[0], ldc, beta, p.ldb)
+	case aIn && p.transA:
+		kernelAsmAT(kcc, &ap[0], p.lda, &bp[0], &c[0], ldc, beta)
+	case aIn:
+		kernelAsmAN(kcc, &ap[0], p.lda, &bp[0], &c[0], ldc, beta)
+	default:
+		microKernel(kcc, ap, bp, c, ldc, beta)
 	}
 }
 

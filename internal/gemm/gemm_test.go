@@ -241,7 +241,7 @@ func TestSgemmDeterministic(t *testing.T) {
 	defer func(v int) { maxShared = v }(maxShared)
 	type config struct{ procs, maxShared int }
 	configs := []config{{1, maxShared}, {2, maxShared}, {3, maxShared}, {7, maxShared}, {2, 0}, {3, 0}}
-	for _, s := range [][3]int{{128, 256, 784}, {300, 37, 530}, {11, 700, 300}, {20000, 6, 25}, {25, 6, 20000}} {
+	for _, s := range [][3]int{{128, 256, 784}, {300, 37, 530}, {11, 700, 300}, {20000, 6, 25}, {25, 6, 20000}, {3000, 16, 150}, {3000, 10, 256}} {
 		m, n, k := s[0], s[1], s[2]
 		a, b := randSlice(r, m*k), randSlice(r, k*n)
 		var ref []float32

@@ -19,6 +19,18 @@ func kernelAsm(kc int, a, b, c *float32, ldc int, beta float32)
 //go:noescape
 func kernelAsmS(kc int, a, b, c *float32, ldc int, beta float32, ldb int)
 
+// kernelAsmAT is kernelAsm reading the A micro-panel in place from A^T
+// storage: k step kk uses the 6 floats at a + kk*lda.
+//
+//go:noescape
+func kernelAsmAT(kc int, a *float32, lda int, b, c *float32, ldc int, beta float32)
+
+// kernelAsmAN is kernelAsm reading the A micro-panel in place from
+// row-major A: row r is the kc floats at a + r*lda.
+//
+//go:noescape
+func kernelAsmAN(kc int, a *float32, lda int, b, c *float32, ldc int, beta float32)
+
 // transpose16 sets dst[kk*16+r] = src[r*ld+kk] for r < 16 and
 // kk < 8*n8+rem (0 <= rem < 8); mask must be maskTab[16-rem:].
 //

@@ -44,3 +44,13 @@ func copy16m(dst, src *float32, ld, k int, mask *int32) {
 func kernelAsmS(kc int, a, b, c *float32, ldc int, beta float32, ldb int) {
 	panic("gemm: no assembly kernel on this platform")
 }
+
+// kernelAsmAT is never called when useAsm is false.
+func kernelAsmAT(kc int, a *float32, lda int, b, c *float32, ldc int, beta float32) {
+	panic("gemm: no assembly kernel on this platform")
+}
+
+// kernelAsmAN is never called when useAsm is false.
+func kernelAsmAN(kc int, a *float32, lda int, b, c *float32, ldc int, beta float32) {
+	panic("gemm: no assembly kernel on this platform")
+}
