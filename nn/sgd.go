@@ -48,7 +48,15 @@ type SGD struct {
 	grads  [][]float32
 	vel    [][]float32
 	steps  uint64
+	blocks []sgdBlock // the update split into pieces for parallelFor
 }
+
+// sgdBlock is a range of one tensor, the unit of parallel work in Step.
+type sgdBlock struct{ t, lo, hi int }
+
+// sgdBlockSize is the number of parameters per block: large enough to
+// amortise the hand-off, small enough to balance two to a few cores.
+const sgdBlockSize = 1 << 14
 
 // NewSGD returns an SGD optimizer for the parameters of m, with zero
 // velocity. It fails if a field of cfg is out of range.
@@ -60,6 +68,9 @@ func NewSGD(m *Model, cfg SGDConfig) (*SGD, error) {
 	o.vel = make([][]float32, len(o.params))
 	for i, p := range o.params {
 		o.vel[i] = make([]float32, len(p))
+		for lo := 0; lo < len(p); lo += sgdBlockSize {
+			o.blocks = append(o.blocks, sgdBlock{i, lo, min(lo+sgdBlockSize, len(p))})
+		}
 	}
 	return o, nil
 }
@@ -89,15 +100,25 @@ func (o *SGD) Steps() uint64 { return o.steps }
 // order of Model.Params. They are the optimizer's own storage.
 func (o *SGD) Velocity() [][]float32 { return o.vel }
 
-// Step updates the model's parameters from its current gradients.
+// Step updates the model's parameters from its current gradients. The
+// update is elementwise, so splitting it over the CPUs does not change the
+// result.
 func (o *SGD) Step() {
+	parallelFor(len(o.blocks), o)
+	o.steps++
+}
+
+// run updates blocks [lo,hi); it makes SGD a ranger for parallelFor.
+func (o *SGD) run(lo, hi int) {
 	lr := float32(o.cfg.LR)
 	mu := float32(o.cfg.Momentum)
 	wd := float32(o.cfg.WeightDecay)
 	nest := o.cfg.Nesterov
-	for t, p := range o.params {
-		g := o.grads[t][:len(p)]
-		v := o.vel[t][:len(p)]
+	for _, b := range o.blocks[lo:hi] {
+		p := o.params[b.t][b.lo:b.hi]
+		g := o.grads[b.t][b.lo:b.hi]
+		v := o.vel[b.t][b.lo:b.hi]
+		g, v = g[:len(p)], v[:len(p)] // lets the compiler drop bounds checks
 		// Each product is rounded to float32 before the addition (the
 		// explicit conversions forbid fused multiply-add), so results are
 		// the same on every architecture.
@@ -133,5 +154,4 @@ func (o *SGD) Step() {
 			}
 		}
 	}
-	o.steps++
 }
