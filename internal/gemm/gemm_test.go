@@ -345,3 +345,53 @@ func TestSgemmConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestSgemmSpecialValues puts a few Inf and NaN entries into A and B and
+// checks that every element of C is NaN, ±Inf or finite exactly when the
+// float64 reference is (values are small, so float32 cannot overflow where
+// float64 does not), and finite elements are within tolerance. This guards
+// against padding or out-of-range lanes leaking into real outputs.
+func TestSgemmSpecialValues(t *testing.T) {
+	special := []float32{float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN())}
+	forEachKernel(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(15, 16))
+		for it := 0; it < 300; it++ {
+			tA, tB := r.IntN(2) == 1, r.IntN(2) == 1
+			m, n, k := 1+r.IntN(40), 1+r.IntN(40), 1+r.IntN(40)
+			if it%5 == 0 {
+				m = 100 + r.IntN(200) // also the transposed and in-place paths
+			}
+			a, b := randSlice(r, m*k), randSlice(r, k*n)
+			for i := 0; i < 2; i++ {
+				a[r.IntN(len(a))] = special[r.IntN(3)]
+				b[r.IntN(len(b))] = special[r.IntN(3)]
+			}
+			lda, ldb := k, n
+			if tA {
+				lda = m
+			}
+			if tB {
+				ldb = k
+			}
+			c := make([]float32, m*n)
+			for i := range c {
+				c[i] = float32(math.NaN()) // beta = 0 must ignore this
+			}
+			want, mag := refGemm(tA, tB, m, n, k, 1, a, lda, b, ldb, 0, c, n)
+			Sgemm(tA, tB, m, n, k, 1, a, lda, b, ldb, 0, c, n)
+			for i, w := range want {
+				g := float64(c[i])
+				switch {
+				case math.IsNaN(w) != math.IsNaN(g):
+					t.Fatalf("tA=%v tB=%v %dx%dx%d: c[%d]=%v, want %v", tA, tB, m, n, k, i, g, w)
+				case math.IsInf(w, 0) || math.IsInf(g, 0):
+					if w != g {
+						t.Fatalf("tA=%v tB=%v %dx%dx%d: c[%d]=%v, want %v", tA, tB, m, n, k, i, g, w)
+					}
+				case !math.IsNaN(w) && math.Abs(g-w) > float64(k+4)*eps32*mag[i]:
+					t.Fatalf("tA=%v tB=%v %dx%dx%d: c[%d]=%v, want %v", tA, tB, m, n, k, i, g, w)
+				}
+			}
+		}
+	})
+}
