@@ -99,6 +99,52 @@ t16loop:
 t16rem:
 	TESTQ BX, BX
 	JZ   t16done
+	CMPQ BX, $3
+	JGT  t16vec
+	// A remainder of 1-3 columns is moved element by element: cheaper than
+	// two full 8x8 transposes for so few useful outputs.
+t16scal:
+	MOVL (SI), AX
+	MOVL AX, 0(DI)
+	MOVL (SI)(R8*1), AX
+	MOVL AX, 4(DI)
+	MOVL (SI)(R8*2), AX
+	MOVL AX, 8(DI)
+	MOVL (SI)(R9*1), AX
+	MOVL AX, 12(DI)
+	MOVL (R10), AX
+	MOVL AX, 16(DI)
+	MOVL (R10)(R8*1), AX
+	MOVL AX, 20(DI)
+	MOVL (R10)(R8*2), AX
+	MOVL AX, 24(DI)
+	MOVL (R10)(R9*1), AX
+	MOVL AX, 28(DI)
+	MOVL (R11), AX
+	MOVL AX, 32(DI)
+	MOVL (R11)(R8*1), AX
+	MOVL AX, 36(DI)
+	MOVL (R11)(R8*2), AX
+	MOVL AX, 40(DI)
+	MOVL (R11)(R9*1), AX
+	MOVL AX, 44(DI)
+	MOVL (R12), AX
+	MOVL AX, 48(DI)
+	MOVL (R12)(R8*1), AX
+	MOVL AX, 52(DI)
+	MOVL (R12)(R8*2), AX
+	MOVL AX, 56(DI)
+	MOVL (R12)(R9*1), AX
+	MOVL AX, 60(DI)
+	ADDQ $4, SI
+	ADDQ $4, R10
+	ADDQ $4, R11
+	ADDQ $4, R12
+	ADDQ $64, DI
+	DECQ BX
+	JNZ  t16scal
+	JMP  t16done
+t16vec:
 	VMOVDQU (R13), Y15
 	VMOVUPS (SI), Y0
 	VANDPS Y15, Y0, Y0
