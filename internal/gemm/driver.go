@@ -245,7 +245,14 @@ func (ctx *callCtx) computeDynamic(idx int) {
 			packed = true
 			ctx.rowChunk(ws, kc, lo, min(lo+ctx.chunk, p.m))
 		} else {
-			if !packed && !directA(p) {
+			switch {
+			case packed || directA(p):
+			case inPlaceA(p):
+				// Only the partial last panel, block pc at pc*mr.
+				for pc := 0; pc < p.k; pc += kc {
+					packPartialA(ws.shared[pc*mr:], p, 0, p.m, pc, min(kc, p.k-pc))
+				}
+			default:
 				// Whole op(A), block pc (kcc columns) at pc*mpad.
 				mpad := (p.m + mr - 1) / mr * mr
 				for pc := 0; pc < p.k; pc += kc {
@@ -302,7 +309,7 @@ func (ctx *callCtx) colChunk(ws *workspace, kc, n0, n1 int) {
 			if pc > 0 {
 				beta = 1
 			}
-			inB := inPlaceB(p)
+			inA, inB := inPlaceA(p), inPlaceB(p)
 			if inB {
 				packPartialB(ws.b, p, pc, kcc, jc, ncc)
 			} else {
@@ -311,12 +318,15 @@ func (ctx *callCtx) colChunk(ws *workspace, kc, n0, n1 int) {
 			for ic := 0; ic < p.m; ic += mc {
 				mcc := min(mc, p.m-ic)
 				var ap []float32
-				if directA(p) {
+				switch {
+				case directA(p):
 					ap = p.a[pc*mr : (pc+kcc)*mr]
-				} else {
+				case inA:
+					ap = ws.shared[pc*mr : pc*mr+mr*kcc] // partial panel only
+				default:
 					ap = ws.shared[pc*mpad+ic*kcc : pc*mpad+kcc*mpad]
 				}
-				macroKernel(ws, ap, ws.b, p, ic, mcc, jc, ncc, pc, kcc, beta, false, inB)
+				macroKernel(ws, ap, ws.b, p, ic, mcc, jc, ncc, pc, kcc, beta, inA, inB)
 			}
 		}
 	}
@@ -402,11 +412,18 @@ func inPlaceB(p *problem) bool {
 }
 
 // inPlaceA reports whether the kernel should read full micro-panels of
-// op(A) in place rather than packed: with n <= 16 each A panel is used for
-// a single B panel, so packing it would only copy A once more. Packing also
-// applies alpha, so this needs alpha == 1.
+// op(A) in place rather than packed. With n <= 16 each A panel is used for
+// a single B panel, so packing would only copy A once more. For a small A
+// (<= 1 MiB, the MLP activations) reading in place is as fast as packed
+// (the block stays in L2) and saves the packing pass, which every
+// goroutine of a column-split parallel call would otherwise repeat; it is
+// avoided when lda is a multiple of 1024 floats, whose rows would collide
+// in the same L1 sets. Packing applies alpha, so this needs alpha == 1.
 func inPlaceA(p *problem) bool {
-	return useAsm && p.n <= nr && p.alpha == 1 && !directA(p) && !inPlaceB(p)
+	if !useAsm || p.alpha != 1 || directA(p) || inPlaceB(p) {
+		return false
+	}
+	return p.n <= nr || (p.m*p.k <= 1<<18 && p.lda%1024 != 0)
 }
 
 // packPartialA packs only the trailing partial micro-panel (if any) of the
