@@ -20,8 +20,29 @@ var (
 	workersOnce sync.Once
 	workCh      chan rangeTask
 	nWorkers    int
-	wgPool      = sync.Pool{New: func() any { return new(sync.WaitGroup) }}
+
+	// A free list of WaitGroups (not a sync.Pool, which may drop items and
+	// so allocate, notably under the race detector).
+	wgMu   sync.Mutex
+	wgFree []*sync.WaitGroup
 )
+
+func getWG() *sync.WaitGroup {
+	wgMu.Lock()
+	defer wgMu.Unlock()
+	if n := len(wgFree); n > 0 {
+		wg := wgFree[n-1]
+		wgFree = wgFree[:n-1]
+		return wg
+	}
+	return new(sync.WaitGroup)
+}
+
+func putWG(wg *sync.WaitGroup) {
+	wgMu.Lock()
+	wgFree = append(wgFree, wg)
+	wgMu.Unlock()
+}
 
 func startWorkers() {
 	nWorkers = runtime.GOMAXPROCS(0)
@@ -47,7 +68,7 @@ func parallelFor(n int, r ranger) {
 		r.run(0, n)
 		return
 	}
-	wg := wgPool.Get().(*sync.WaitGroup)
+	wg := getWG()
 	chunk := (n + parts - 1) / parts
 	for lo := chunk; lo < n; lo += chunk {
 		wg.Add(1)
@@ -55,7 +76,7 @@ func parallelFor(n int, r ranger) {
 	}
 	r.run(0, min(chunk, n))
 	wg.Wait()
-	wgPool.Put(wg)
+	putWG(wg)
 }
 
 // layerJob adapts a per-sample-range method of a layer to ranger; layers
