@@ -55,8 +55,10 @@ budget (--epochs), and writes to --out:
   results.md    a Markdown table: final and best test accuracy (mean ± sample
                 std over seeds), epochs until the test accuracy first reaches
                 --target (mean over the seeds that reached it), wall time per
-                run, and the number of lr drops (AutoDrop's drops, and epochs
-                after which the lr fell to half or less)
+                run, and the number of lr drops (epochs after which the lr
+                fell to half or less); and, if "autodrop" is among the
+                schedules, its final accuracy minus each other's, seed by
+                seed
   accuracy.png  test accuracy against the epoch, one line per schedule
                 (mean over seeds)
   results.json  every epoch of every run
@@ -211,6 +213,10 @@ func (c comparison) write(dir string, stdout io.Writer) error {
 	var md strings.Builder
 	fmt.Fprintf(&md, "%s\n\n", c.Title)
 	md.WriteString(table)
+	if pt := train.PairedTable(c.Runs, "autodrop"); pt != "" {
+		md.WriteString("\nSeed by seed (same initialisation and batch order), `autodrop` against each schedule:\n\n")
+		md.WriteString(pt)
+	}
 	md.WriteString("\nSchedules:\n\n")
 	for _, r := range c.Runs {
 		fmt.Fprintf(&md, "- `%s`: `%s`\n", r.Name, r.Spec)

@@ -201,3 +201,63 @@ func meanCurve(r Runs) []float64 {
 	}
 	return sum
 }
+
+// PairedTable compares the final test accuracy of the schedule named ref
+// with each other schedule seed by seed (the runs of one seed share the
+// initialisation and the order of the batches), as a Markdown table: the
+// mean and sample standard deviation of ref's accuracy minus the other's,
+// and on how many seeds ref was higher, equal and lower. It returns "" if
+// no schedule is named ref.
+func PairedTable(runs []Runs, ref string) string {
+	ri := -1
+	for i, r := range runs {
+		if r.Name == ref {
+			ri = i
+		}
+	}
+	if ri < 0 {
+		return ""
+	}
+	final := func(r Runs) map[uint64]float64 {
+		m := map[uint64]float64{}
+		for i, ms := range r.Metrics {
+			if i < len(r.Seeds) && len(ms) > 0 {
+				m[r.Seeds[i]] = ms[len(ms)-1].TestAcc
+			}
+		}
+		return m
+	}
+	base := final(runs[ri])
+	var b strings.Builder
+	fmt.Fprintf(&b, "| `%s` minus | final test acc difference (pp) | seeds higher / equal / lower |\n|---|---|---|\n", ref)
+	for i, r := range runs {
+		if i == ri {
+			continue
+		}
+		var d []float64
+		hi, eq, lo := 0, 0, 0
+		other := final(r)
+		for _, s := range runs[ri].Seeds {
+			o, ok := other[s]
+			if !ok {
+				continue
+			}
+			x := 100 * (base[s] - o)
+			d = append(d, x)
+			switch {
+			case x > 0:
+				hi++
+			case x < 0:
+				lo++
+			default:
+				eq++
+			}
+		}
+		if len(d) == 0 {
+			continue
+		}
+		mean, std := meanStd(d)
+		fmt.Fprintf(&b, "| %s | %+.2f ± %.2f | %d / %d / %d |\n", mdEscape(r.Name), mean, std, hi, eq, lo)
+	}
+	return b.String()
+}

@@ -317,6 +317,17 @@ func TestSummarize(t *testing.T) {
 	if !strings.Contains(tab, "| `x` | 98.00 ± 0.71 | 98.25 ± 0.35 | 3.5 | 4 | 0.5 |") {
 		t.Errorf("table row wrong:\n%s", tab)
 	}
+	other := Runs{Name: "y", Seeds: []uint64{1, 2}, Metrics: [][]Metrics{
+		mk([]float64{0.97}, []float64{0.1}, 0), mk([]float64{0.99}, []float64{0.1}, 0)}}
+	r.Seeds = []uint64{1, 2}
+	pt := PairedTable([]Runs{r, other}, "x")
+	// x - y: 0.975-0.97 = +0.5 pp, 0.985-0.99 = -0.5 pp.
+	if !strings.Contains(pt, "| `y` | +0.00 ± 0.71 | 1 / 0 / 1 |") {
+		t.Errorf("paired table wrong:\n%s", pt)
+	}
+	if PairedTable([]Runs{other}, "x") != "" {
+		t.Error("paired table without the reference is not empty")
+	}
 	path := filepath.Join(t.TempDir(), "acc.png")
 	if err := WriteAccuracyPlot(path, "t", []Runs{r}); err != nil {
 		t.Fatal(err)
