@@ -3,6 +3,7 @@ package nn
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // ranger is work over an index range that can be split into independent
@@ -25,6 +26,12 @@ var (
 	// so allocate, notably under the race detector).
 	wgMu   sync.Mutex
 	wgFree []*sync.WaitGroup
+
+	// busy is set while a parallelFor uses the workers. A call made while
+	// it is set (from inside a ranger, or from another goroutine) runs
+	// serially: waiting for workers that are themselves waiting would
+	// deadlock.
+	busy atomic.Bool
 )
 
 func getWG() *sync.WaitGroup {
@@ -60,14 +67,15 @@ func startWorkers() {
 // parallelFor runs r over [0, n) split into one contiguous part per CPU
 // (GOMAXPROCS when first used), the first part on the calling goroutine, and
 // returns when all parts are done. The parts must be independent; the result
-// must not depend on the split.
+// must not depend on the split. Nested or concurrent calls run serially.
 func parallelFor(n int, r ranger) {
 	workersOnce.Do(startWorkers)
 	parts := min(nWorkers, n)
-	if parts <= 1 {
+	if parts <= 1 || !busy.CompareAndSwap(false, true) {
 		r.run(0, n)
 		return
 	}
+	defer busy.Store(false)
 	wg := getWG()
 	chunk := (n + parts - 1) / parts
 	for lo := chunk; lo < n; lo += chunk {
