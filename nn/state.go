@@ -6,7 +6,8 @@ import (
 	"hash/crc32"
 	"math"
 	"os"
-	"path/filepath"
+
+	"github.com/autodrop-go/autodrop/internal/atomicfile"
 )
 
 // Binary state formats (all integers and floats little-endian):
@@ -242,28 +243,7 @@ func (o *SGD) UnmarshalBinary(data []byte) error {
 // WriteFileAtomic writes data to path atomically: to a temporary file in
 // the same directory, synced, then renamed over path, so a reader (or a
 // crash) sees the old file or the new one, never a partial one.
-func WriteFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
-}
+func WriteFileAtomic(path string, data []byte) error { return atomicfile.WriteFile(path, data) }
 
 // Save writes the model state to path atomically.
 func (m *Model) Save(path string) error {
