@@ -19,7 +19,6 @@
 package gomlxdrop
 
 import (
-	"encoding"
 	"errors"
 	"fmt"
 	"math"
@@ -28,6 +27,7 @@ import (
 	"time"
 
 	"github.com/autodrop-go/autodrop"
+	"github.com/autodrop-go/autodrop/internal/epochs"
 	"github.com/autodrop-go/autodrop/schedule"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
@@ -99,19 +99,6 @@ type Result struct {
 	Duration time.Duration
 }
 
-// stepper is what the adapter needs from a schedule.
-type stepper[T Float] interface {
-	// observe advances the schedule by one epoch. views holds the live
-	// values of the trainable variables when readsParams was true, else nil.
-	observe(views [][]T, metric []float64) (rec autodrop.Record, hasRec bool, err error)
-	// readsParams reports whether the next observe needs the parameters.
-	readsParams() bool
-	lr() (float64, error)
-	epochs() int
-	encoding.BinaryMarshaler
-	encoding.BinaryUnmarshaler
-}
-
 // Adapter connects a schedule to a GoMLX trainer. It also implements
 // train.Dataset by wrapping the training dataset given to Attach: each Reset
 // after at least one Yield ends an epoch and calls EpochEnd.
@@ -121,7 +108,7 @@ type stepper[T Float] interface {
 type Adapter[T Float] struct {
 	trainer *train.Trainer
 	ctx     *context.Context
-	sched   stepper[T]
+	sched   epochs.Stepper[T]
 	opts    Options
 	lrDType dtypes.DType
 
@@ -150,10 +137,11 @@ type Adapter[T Float] struct {
 // ds may be nil if the caller drives epochs itself with EpochEnd; the
 // adapter must then not be used as a dataset.
 func Attach[T Float](loop *train.Loop, ds train.Dataset, s *autodrop.Scheduler[T], opts *Options) (*Adapter[T], error) {
-	if s == nil {
-		return nil, errors.New("gomlxdrop: nil scheduler")
+	st, err := epochs.ForScheduler(s)
+	if err != nil {
+		return nil, fmt.Errorf("gomlxdrop: %w", err)
 	}
-	a := &Adapter[T]{sched: &autoDropStepper[T]{s: s}}
+	a := &Adapter[T]{sched: st}
 	return a.attach(loop, ds, opts)
 }
 
@@ -170,23 +158,11 @@ func Attach[T Float](loop *train.Loop, ds train.Dataset, s *autodrop.Scheduler[T
 // Its Step gets the value of Options.Metric, if set.
 func AttachSchedule[T Float](loop *train.Loop, ds train.Dataset,
 	build func(params func() [][]T) (schedule.Schedule, error), opts *Options) (*Adapter[T], error) {
-	if build == nil {
-		return nil, errors.New("gomlxdrop: nil schedule builder")
-	}
-	a := &Adapter[T]{}
-	st := &scheduleStepper[T]{a: a, reads: true}
-	s, err := build(st.params)
+	st, err := epochs.ForSchedule(build)
 	if err != nil {
-		return nil, fmt.Errorf("gomlxdrop: building the schedule: %w", err)
+		return nil, fmt.Errorf("gomlxdrop: %w", err)
 	}
-	if s == nil {
-		return nil, errors.New("gomlxdrop: the schedule builder returned a nil schedule")
-	}
-	if n := len(s.LRs()); n != 1 {
-		return nil, fmt.Errorf("gomlxdrop: the schedule has %d parameter groups, GoMLX has one learning rate", n)
-	}
-	st.s = s
-	a.sched = st
+	a := &Adapter[T]{sched: st}
 	return a.attach(loop, ds, opts)
 }
 
@@ -226,7 +202,7 @@ func (a *Adapter[T]) init(trainer *train.Trainer, opts *Options) error {
 	if err := a.restore(); err != nil {
 		return err
 	}
-	lr, err := a.sched.lr()
+	lr, err := a.sched.LR()
 	if err == nil {
 		err = checkLR(lr)
 	}
@@ -277,7 +253,7 @@ func (a *Adapter[T]) restore() error {
 	if err := a.sched.UnmarshalBinary(state); err != nil {
 		return fmt.Errorf("gomlxdrop: restoring scheduler state from %s: %w", a.statePath(), err)
 	}
-	a.epoch = a.sched.epochs()
+	a.epoch = a.sched.Epochs()
 	return nil
 }
 
@@ -425,7 +401,7 @@ func (a *Adapter[T]) EpochEnd() (Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("gomlxdrop: epoch %d: %w", res.Epoch, err)
 	}
-	lr, err := a.sched.lr()
+	lr, err := a.sched.LR()
 	if err == nil {
 		err = checkLR(lr)
 	}
@@ -453,9 +429,9 @@ func (a *Adapter[T]) EpochEnd() (Result, error) {
 // observe runs one observation of the schedule, with the variables' live
 // values if it reads them, and makes written values reach the device.
 func (a *Adapter[T]) observe(res *Result, metric []float64) error {
-	if !a.sched.readsParams() {
-		rec, has, err := a.sched.observe(nil, metric)
-		if err == nil || !a.sched.readsParams() {
+	if !a.sched.ReadsParams() {
+		rec, has, err := a.sched.Observe(nil, metric)
+		if err == nil || !a.sched.ReadsParams() {
 			res.Record, res.HasRecord = rec, has
 			return err
 		}
@@ -470,7 +446,7 @@ func (a *Adapter[T]) observe(res *Result, metric []float64) error {
 	var fresh []*tensors.Tensor
 	unknown := false // the schedule may have written, without telling
 	err = a.withViews(vars, func(views [][]T) error {
-		rec, has, err := a.sched.observe(views, metric)
+		rec, has, err := a.sched.Observe(views, metric)
 		if err != nil {
 			return err
 		}
@@ -609,86 +585,6 @@ func (a *Adapter[T]) Yield() (spec any, inputs, labels []*tensors.Tensor, err er
 	}
 	return spec, inputs, labels, err
 }
-
-// autoDropStepper adapts *autodrop.Scheduler.
-type autoDropStepper[T Float] struct{ s *autodrop.Scheduler[T] }
-
-func (d *autoDropStepper[T]) readsParams() bool { return true }
-
-func (d *autoDropStepper[T]) observe(views [][]T, _ []float64) (autodrop.Record, bool, error) {
-	rec, err := d.s.Observe(views)
-	return rec, err == nil, err
-}
-
-func (d *autoDropStepper[T]) lr() (float64, error) { return d.s.LR(), nil }
-
-func (d *autoDropStepper[T]) epochs() int { return d.s.Epoch() }
-
-func (d *autoDropStepper[T]) MarshalBinary() ([]byte, error) { return d.s.MarshalBinary() }
-
-func (d *autoDropStepper[T]) UnmarshalBinary(b []byte) error { return d.s.UnmarshalBinary(b) }
-
-// lastRecorder is implemented by schedule.AutoDrop.
-type lastRecorder interface {
-	Last() (autodrop.Record, bool)
-}
-
-// scheduleStepper adapts a schedule.Schedule.
-type scheduleStepper[T Float] struct {
-	a *Adapter[T]
-	s schedule.Schedule
-	// reads: the last Step read the parameters (or none ran yet), so the
-	// next one gets them ready.
-	reads bool
-	live  [][]T // the views, during a Step with parameters
-	asked bool  // the schedule called params during the current Step
-}
-
-// params is the function given to the schedule builder.
-func (d *scheduleStepper[T]) params() [][]T {
-	d.asked = true
-	return d.live
-}
-
-func (d *scheduleStepper[T]) readsParams() bool { return d.reads }
-
-func (d *scheduleStepper[T]) observe(views [][]T, metric []float64) (autodrop.Record, bool, error) {
-	d.live, d.asked = views, false
-	err := d.s.Step(metric...)
-	d.live = nil
-	d.reads = d.asked
-	if err != nil {
-		return autodrop.Record{}, false, err
-	}
-	if views == nil {
-		return autodrop.Record{}, false, nil // nothing read, nothing written
-	}
-	if l, ok := d.s.(lastRecorder); ok {
-		if rec, ok := l.Last(); ok {
-			return rec, true, nil
-		}
-	}
-	return autodrop.Record{}, false, nil
-}
-
-func (d *scheduleStepper[T]) lr() (float64, error) {
-	lrs := d.s.LRs()
-	if len(lrs) != 1 {
-		return 0, fmt.Errorf("the schedule has %d parameter groups, GoMLX has one learning rate", len(lrs))
-	}
-	return lrs[0], nil
-}
-
-func (d *scheduleStepper[T]) epochs() int {
-	if n, ok := d.s.(interface{ Steps() int }); ok {
-		return n.Steps()
-	}
-	return 0
-}
-
-func (d *scheduleStepper[T]) MarshalBinary() ([]byte, error) { return d.s.MarshalBinary() }
-
-func (d *scheduleStepper[T]) UnmarshalBinary(b []byte) error { return d.s.UnmarshalBinary(b) }
 
 // tryCatch runs fn and returns the error it panicked with, if any (GoMLX
 // graph-building functions panic on error). Other panics are re-raised.

@@ -3,13 +3,11 @@ package gorgoniadrop
 import (
 	"bytes"
 	"encoding/gob"
-	"errors"
 	"fmt"
-	"io"
 	"os"
-	"path/filepath"
 	"slices"
 
+	"github.com/autodrop-go/autodrop/internal/atomicfile"
 	"gorgonia.org/tensor"
 )
 
@@ -201,43 +199,11 @@ func shapeOf(d *tensor.Dense) any {
 	return d.Shape()
 }
 
-// writeFileAtomic writes data to a temporary file in the directory of path,
-// syncs it and renames it over path, so that path holds either the old or
-// the new content.
-func writeFileAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
+// writeFileAtomic writes data to path atomically (temporary file, sync,
+// rename, directory sync).
+func writeFileAtomic(path string, data []byte) error {
+	if err := atomicfile.WriteFile(path, data); err != nil {
 		return fmt.Errorf("gorgoniadrop: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			_ = f.Close()
-			_ = os.Remove(f.Name())
-			err = fmt.Errorf("gorgoniadrop: writing %s: %w", path, err)
-		}
-	}()
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if _, err = io.Copy(f, bytes.NewReader(data)); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		serr := d.Sync()
-		_ = d.Close()
-		if serr != nil && !errors.Is(serr, os.ErrInvalid) {
-			return serr
-		}
 	}
 	return nil
 }

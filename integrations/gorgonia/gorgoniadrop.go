@@ -29,13 +29,13 @@
 package gorgoniadrop
 
 import (
-	"encoding"
 	"errors"
 	"fmt"
 	"math"
 	"time"
 
 	"github.com/autodrop-go/autodrop"
+	"github.com/autodrop-go/autodrop/internal/epochs"
 	"github.com/autodrop-go/autodrop/schedule"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -83,22 +83,12 @@ type Result struct {
 	Duration time.Duration
 }
 
-// stepper is what the adapter needs from a schedule.
-type stepper[T Float] interface {
-	observe(views [][]T, metric []float64) (rec autodrop.Record, hasRec bool, err error)
-	readsParams() bool
-	lr() (float64, error)
-	epochs() int
-	encoding.BinaryMarshaler
-	encoding.BinaryUnmarshaler
-}
-
 // Adapter connects a schedule to a Gorgonia solver and its learnables.
 // It is not safe for concurrent use; call EpochEnd between solver steps.
 type Adapter[T Float] struct {
 	solver gorgonia.Solver
 	nodes  gorgonia.Nodes
-	sched  stepper[T]
+	sched  epochs.Stepper[T]
 	opts   Options
 	epoch  int
 	views  [][]T
@@ -111,10 +101,11 @@ type Adapter[T Float] struct {
 // to gorgonia.NodesToValueGrads), whose values must be *tensor.Dense of
 // element type T. Attach sets the solver's learning rate to s.LR().
 func Attach[T Float](solver gorgonia.Solver, learnables gorgonia.Nodes, s *autodrop.Scheduler[T], opts *Options) (*Adapter[T], error) {
-	if s == nil {
-		return nil, errors.New("gorgoniadrop: nil scheduler")
+	st, err := epochs.ForScheduler(s)
+	if err != nil {
+		return nil, fmt.Errorf("gorgoniadrop: %w", err)
 	}
-	a := &Adapter[T]{sched: &autoDropStepper[T]{s: s}}
+	a := &Adapter[T]{sched: st}
 	return a.init(solver, learnables, opts)
 }
 
@@ -128,23 +119,11 @@ func Attach[T Float](solver gorgonia.Solver, learnables gorgonia.Nodes, s *autod
 // group: a Gorgonia solver has one learning rate.
 func AttachSchedule[T Float](solver gorgonia.Solver, learnables gorgonia.Nodes,
 	build func(params func() [][]T) (schedule.Schedule, error), opts *Options) (*Adapter[T], error) {
-	if build == nil {
-		return nil, errors.New("gorgoniadrop: nil schedule builder")
-	}
-	a := &Adapter[T]{}
-	st := &scheduleStepper[T]{reads: true}
-	s, err := build(st.params)
+	st, err := epochs.ForSchedule(build)
 	if err != nil {
-		return nil, fmt.Errorf("gorgoniadrop: building the schedule: %w", err)
+		return nil, fmt.Errorf("gorgoniadrop: %w", err)
 	}
-	if s == nil {
-		return nil, errors.New("gorgoniadrop: the schedule builder returned a nil schedule")
-	}
-	if n := len(s.LRs()); n != 1 {
-		return nil, fmt.Errorf("gorgoniadrop: the schedule has %d parameter groups, a Gorgonia solver has one learning rate", n)
-	}
-	st.s = s
-	a.sched = st
+	a := &Adapter[T]{sched: st}
 	return a.init(solver, learnables, opts)
 }
 
@@ -231,7 +210,7 @@ func liveData[T Float](n *gorgonia.Node) ([]T, error) {
 
 // applyLR sets the solver's learning rate to the schedule's.
 func (a *Adapter[T]) applyLR() error {
-	lr, err := a.sched.lr()
+	lr, err := a.sched.LR()
 	if err == nil && (math.IsNaN(lr) || math.IsInf(lr, 0) || lr < 0) {
 		err = fmt.Errorf("schedule returned learning rate %g", lr)
 	}
@@ -276,20 +255,20 @@ func (a *Adapter[T]) EpochEnd() (Result, error) {
 		metric = []float64{m}
 	}
 	var views [][]T
-	if a.sched.readsParams() {
+	if a.sched.ReadsParams() {
 		var err error
 		if views, err = a.params(); err != nil {
 			return res, err
 		}
 	}
-	rec, has, err := a.sched.observe(views, metric)
-	if err != nil && views == nil && a.sched.readsParams() {
+	rec, has, err := a.sched.Observe(views, metric)
+	if err != nil && views == nil && a.sched.ReadsParams() {
 		// The schedule asked for the parameters after all (a Sequential
 		// reaching an AutoDrop child); its failed Step changed nothing.
 		if views, err = a.params(); err != nil {
 			return res, err
 		}
-		rec, has, err = a.sched.observe(views, metric)
+		rec, has, err = a.sched.Observe(views, metric)
 	}
 	if err != nil {
 		return res, fmt.Errorf("gorgoniadrop: epoch %d: %w", res.Epoch, err)
@@ -314,78 +293,3 @@ func (a *Adapter[T]) EpochEnd() (Result, error) {
 	}
 	return res, nil
 }
-
-// autoDropStepper adapts *autodrop.Scheduler.
-type autoDropStepper[T Float] struct{ s *autodrop.Scheduler[T] }
-
-func (d *autoDropStepper[T]) readsParams() bool { return true }
-
-func (d *autoDropStepper[T]) observe(views [][]T, _ []float64) (autodrop.Record, bool, error) {
-	rec, err := d.s.Observe(views)
-	return rec, err == nil, err
-}
-
-func (d *autoDropStepper[T]) lr() (float64, error) { return d.s.LR(), nil }
-
-func (d *autoDropStepper[T]) epochs() int { return d.s.Epoch() }
-
-func (d *autoDropStepper[T]) MarshalBinary() ([]byte, error) { return d.s.MarshalBinary() }
-
-func (d *autoDropStepper[T]) UnmarshalBinary(b []byte) error { return d.s.UnmarshalBinary(b) }
-
-// lastRecorder is implemented by schedule.AutoDrop.
-type lastRecorder interface {
-	Last() (autodrop.Record, bool)
-}
-
-// scheduleStepper adapts a schedule.Schedule.
-type scheduleStepper[T Float] struct {
-	s schedule.Schedule
-	// reads: the last Step read the parameters (or none ran yet), so the
-	// next one gets them ready.
-	reads bool
-	live  [][]T
-	asked bool
-}
-
-func (d *scheduleStepper[T]) params() [][]T {
-	d.asked = true
-	return d.live
-}
-
-func (d *scheduleStepper[T]) readsParams() bool { return d.reads }
-
-func (d *scheduleStepper[T]) observe(views [][]T, metric []float64) (autodrop.Record, bool, error) {
-	d.live, d.asked = views, false
-	err := d.s.Step(metric...)
-	d.live = nil
-	d.reads = d.asked
-	if err != nil || views == nil {
-		return autodrop.Record{}, false, err
-	}
-	if l, ok := d.s.(lastRecorder); ok {
-		if rec, ok := l.Last(); ok {
-			return rec, true, nil
-		}
-	}
-	return autodrop.Record{}, false, nil
-}
-
-func (d *scheduleStepper[T]) lr() (float64, error) {
-	lrs := d.s.LRs()
-	if len(lrs) != 1 {
-		return 0, fmt.Errorf("the schedule has %d parameter groups, a Gorgonia solver has one learning rate", len(lrs))
-	}
-	return lrs[0], nil
-}
-
-func (d *scheduleStepper[T]) epochs() int {
-	if n, ok := d.s.(interface{ Steps() int }); ok {
-		return n.Steps()
-	}
-	return 0
-}
-
-func (d *scheduleStepper[T]) MarshalBinary() ([]byte, error) { return d.s.MarshalBinary() }
-
-func (d *scheduleStepper[T]) UnmarshalBinary(b []byte) error { return d.s.UnmarshalBinary(b) }

@@ -1,7 +1,8 @@
 // Package atomicfile writes files so that a reader, or a crash, sees either
 // the old content or the new one, never a partial file: the data goes to a
 // temporary file in the same directory, which is synced and renamed over the
-// destination.
+// destination, and the directory is synced so that the rename itself is
+// durable. Files are created with mode 0644.
 package atomicfile
 
 import (
@@ -29,7 +30,10 @@ func Write(path string, write func(io.Writer) error) error {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	tmp := f.Name()
-	err = write(f)
+	err = f.Chmod(0o644)
+	if err == nil {
+		err = write(f)
+	}
 	if err == nil {
 		err = f.Sync()
 	}
@@ -42,6 +46,11 @@ func Write(path string, write func(io.Writer) error) error {
 	if err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	// Best effort: some systems cannot sync a directory.
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		d.Sync()
+		d.Close()
 	}
 	return nil
 }

@@ -20,6 +20,9 @@ func TestWriteFile(t *testing.T) {
 	if b, _ := os.ReadFile(p); string(b) != "two" {
 		t.Fatalf("content %q", b)
 	}
+	if st, err := os.Stat(p); err != nil || st.Mode().Perm() != 0o644 {
+		t.Fatalf("mode %v, %v; want 0644", st.Mode(), err)
+	}
 	// A failing writer leaves the old file and no temporary behind.
 	boom := errors.New("boom")
 	err := Write(p, func(w io.Writer) error {
