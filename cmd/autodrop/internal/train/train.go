@@ -215,6 +215,11 @@ func newRun(cfg Config, data Data, out string, hooks Hooks) (*run, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--schedule: %w", err)
 	}
+	// nn.SGD's momentum is fixed for a run, so a OneCycle that cycles the
+	// momentum cannot be followed: refuse it rather than ignore it.
+	if mc, ok := r.sched.(interface{ Momentums() []float64 }); ok && mc.Momentums() != nil {
+		return nil, errors.New(`--schedule: onecycle with "cycle_momentum": true (its default) needs the momentum changed every step, which this trainer does not do; add "cycle_momentum": false (the "onecycle" shorthand does)`)
+	}
 	return r, nil
 }
 

@@ -223,6 +223,12 @@ func TestValidate(t *testing.T) {
 	if _, err := Run(context.Background(), testConfig(`{"type":"multistep","milestones":[3,2]}`), synthData(20, 5), "", Hooks{}); err == nil || !strings.Contains(err.Error(), "milestones") {
 		t.Errorf("bad spec: %v, want an error naming milestones", err)
 	}
+	if _, err := Run(context.Background(), testConfig(`{"type":"onecycle","total_steps":5}`), synthData(20, 5), "", Hooks{}); err == nil || !strings.Contains(err.Error(), "cycle_momentum") {
+		t.Errorf("onecycle cycling the momentum: %v, want an error naming cycle_momentum", err)
+	}
+	if _, err := Run(context.Background(), testConfig(`{"type":"onecycle","total_steps":5,"cycle_momentum":false}`), synthData(20, 5), "", Hooks{}); err != nil {
+		t.Errorf("onecycle without momentum cycling: %v", err)
+	}
 }
 
 func TestExpandSchedule(t *testing.T) {
@@ -366,4 +372,23 @@ func js(v any) string {
 		return errors.Unwrap(err).Error()
 	}
 	return string(b)
+}
+
+// TestEveryShorthandTrains: each documented name expands to a spec that
+// schedule.Parse accepts and that runs for the whole budget (onecycle
+// included: it may step exactly total_steps times).
+func TestEveryShorthandTrains(t *testing.T) {
+	data := synthData(64, 16)
+	for _, sh := range Shorthands {
+		spec, err := ExpandSchedule(sh.Name, 3)
+		if err != nil {
+			t.Fatalf("%s: %v", sh.Name, err)
+		}
+		cfg := testConfig(spec)
+		cfg.Epochs = 3
+		res, err := Run(context.Background(), cfg, data, "", Hooks{})
+		if err != nil || len(res.Metrics) != 3 {
+			t.Errorf("%s (%s): %v", sh.Name, spec, err)
+		}
+	}
 }
