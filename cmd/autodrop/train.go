@@ -250,6 +250,9 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	if res.Interrupted {
+		if len(res.Metrics) == 0 {
+			return fmt.Errorf("interrupted before the first epoch finished; nothing was saved to resume from")
+		}
 		return fmt.Errorf("interrupted after epoch %d of %d; the state is saved: continue with\n  autodrop train --resume %s", len(res.Metrics), cfg.Epochs, *out)
 	}
 	last := res.Metrics[len(res.Metrics)-1]

@@ -187,9 +187,44 @@ func TestTrainCancelled(t *testing.T) {
 	cancel()
 	var so, se strings.Builder
 	err := runTrain(ctx, tinyArgs(data, out, "3")[1:], &so, &se)
-	if err == nil || !strings.Contains(err.Error(), "interrupted after epoch 0") || !strings.Contains(err.Error(), "--resume "+out) {
-		t.Fatalf("error %v, want an interruption with the resume command", err)
+	if err == nil || !strings.Contains(err.Error(), "interrupted before the first epoch finished") {
+		t.Fatalf("error %v, want an interruption before the first epoch", err)
 	}
+	// Cancelled after the first epoch (the command's Epoch hook is the only
+	// place to do it deterministically): the error gives the resume command
+	// and the saved run resumes.
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	var stderr cancelAfterFirstEpoch
+	stderr.cancel = cancel
+	err = runTrain(ctx, tinyArgs(data, out, "3")[1:], &so, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "interrupted after epoch 1 of 3") || !strings.Contains(err.Error(), "autodrop train --resume "+out) {
+		t.Fatalf("error %v, want an interruption after epoch 1 with the resume command", err)
+	}
+	if n := len(readMetrics(t, filepath.Join(out, "metrics.jsonl"))); n != 1 {
+		t.Fatalf("metrics.jsonl has %d epochs after the interruption, want 1", n)
+	}
+	decodePNG(t, filepath.Join(out, "report.png"))
+	if _, se, code := runCmd("train", "--resume", out, "--data", data); code != 0 {
+		t.Fatalf("resume: exit %d\n%s", code, se)
+	}
+	if n := len(readMetrics(t, filepath.Join(out, "metrics.jsonl"))); n != 3 {
+		t.Fatalf("metrics.jsonl has %d epochs after the resume, want 3", n)
+	}
+}
+
+// cancelAfterFirstEpoch is a stderr that cancels the run when the line of
+// epoch 1 is written, as Ctrl-C would between epochs.
+type cancelAfterFirstEpoch struct {
+	strings.Builder
+	cancel func()
+}
+
+func (w *cancelAfterFirstEpoch) Write(p []byte) (int, error) {
+	if strings.HasPrefix(string(p), "epoch   1 ") {
+		w.cancel()
+	}
+	return w.Builder.Write(p)
 }
 
 func TestTrainBadFlags(t *testing.T) {
