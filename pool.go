@@ -22,12 +22,26 @@ type chunker interface {
 }
 
 // batch is one parallel run of n chunks. It lives inside a Scheduler so that
-// running it allocates nothing.
+// running it allocates nothing. Helpers claim chunks from next; the caller
+// runs chunks too and, once none are left, waits only for the helpers that
+// joined in time: a helper woken late finds the run closed and leaves, so a
+// slow wake-up never delays the caller.
 type batch struct {
 	work chunker
 	n    int64
 	next atomic.Int64
-	wg   sync.WaitGroup
+
+	mu     sync.Mutex
+	cond   sync.Cond // signalled when the last active helper leaves
+	seq    uint64    // identifies the current run
+	closed bool      // the caller has taken the last chunk
+	active int       // helpers inside the current run
+}
+
+// token invites a helper to join run seq of b.
+type token struct {
+	b   *batch
+	seq uint64
 }
 
 // workers is a process-wide pool of goroutines that help run batches. It
@@ -36,7 +50,7 @@ type batch struct {
 var workers struct {
 	mu      sync.Mutex
 	started int
-	ch      chan *batch
+	ch      chan token
 }
 
 func (b *batch) drain() {
@@ -49,10 +63,28 @@ func (b *batch) drain() {
 	}
 }
 
-func worker(ch chan *batch) {
-	for b := range ch {
-		b.drain()
-		b.wg.Done()
+// help joins run t.seq of t.b if it is still open.
+func help(t token) {
+	b := t.b
+	b.mu.Lock()
+	if b.seq != t.seq || b.closed {
+		b.mu.Unlock()
+		return
+	}
+	b.active++
+	b.mu.Unlock()
+	b.drain()
+	b.mu.Lock()
+	b.active--
+	if b.active == 0 && b.closed {
+		b.cond.Signal()
+	}
+	b.mu.Unlock()
+}
+
+func worker(ch chan token) {
+	for t := range ch {
+		help(t)
 	}
 }
 
@@ -60,28 +92,40 @@ func worker(ch chan *batch) {
 // including the caller's.
 func (b *batch) run(w chunker, n int) {
 	helpers := min(runtime.GOMAXPROCS(0), n) - 1
+	b.mu.Lock()
+	if b.cond.L == nil {
+		b.cond.L = &b.mu
+	}
 	b.work, b.n = w, int64(n)
 	b.next.Store(0)
-	if helpers <= 0 {
-		b.drain()
-		b.work = nil
-		return
-	}
-	workers.mu.Lock()
-	if workers.ch == nil {
-		workers.ch = make(chan *batch, 256)
-	}
-	for workers.started < helpers {
-		go worker(workers.ch)
-		workers.started++
-	}
-	ch := workers.ch
-	workers.mu.Unlock()
-	b.wg.Add(helpers)
-	for range helpers {
-		ch <- b
+	b.seq++
+	b.closed = false
+	seq := b.seq
+	b.mu.Unlock()
+	if helpers > 0 {
+		workers.mu.Lock()
+		if workers.ch == nil {
+			workers.ch = make(chan token, 256)
+		}
+		for workers.started < helpers {
+			go worker(workers.ch)
+			workers.started++
+		}
+		ch := workers.ch
+		workers.mu.Unlock()
+		for range helpers {
+			select {
+			case ch <- token{b, seq}:
+			default: // the queue is full: run without that helper
+			}
+		}
 	}
 	b.drain()
-	b.wg.Wait()
+	b.mu.Lock()
+	b.closed = true
+	for b.active > 0 {
+		b.cond.Wait()
+	}
 	b.work = nil
+	b.mu.Unlock()
 }

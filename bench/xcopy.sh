@@ -9,15 +9,10 @@ out=$(go test -run '^$' -bench '^BenchmarkObserve$' -benchtime 20x -count "$runs
 echo "$out"
 echo
 echo "median of $runs runs:"
+median() { sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 for size in 1M 16M 64M; do
-	echo "$out" | awk -v s="BenchmarkObserve/$size" '
-		$1 ~ "^"s"(-[0-9]+)?$" {
-			for (i = 1; i <= NF; i++) { if ($i == "xcopy") x[n] = $(i-1); if ($i == "ns/op") t[n] = $(i-1) }
-			n++
-		}
-		END {
-			asort(x); asort(t)
-			m = int((n + 1) / 2)
-			printf "%-4s  observe %8.2f ms   xcopy %.2f\n", substr(s, 18), t[m] / 1e6, x[m]
-		}'
+	rows=$(echo "$out" | grep "^BenchmarkObserve/$size[- ]")
+	t=$(echo "$rows" | awk '{for (i = 1; i <= NF; i++) if ($i == "ns/op") print $(i-1) / 1e6}' | median)
+	x=$(echo "$rows" | awk '{for (i = 1; i <= NF; i++) if ($i == "xcopy") print $(i-1)}' | median)
+	printf "%-4s  observe %8.2f ms   xcopy %s\n" "$size" "$t" "$x"
 done
