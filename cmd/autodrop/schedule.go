@@ -8,12 +8,12 @@ import (
 	"fmt"
 	"image/color"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/autodrop-go/autodrop"
+	"github.com/autodrop-go/autodrop/internal/atomicfile"
 	"github.com/autodrop-go/autodrop/schedule"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -214,7 +214,10 @@ func plotSchedule(path, format, spec string, lrs [][]float64) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, w)
+	return atomicfile.Write(path, func(f io.Writer) error {
+		_, err := w.WriteTo(f)
+		return err
+	})
 }
 
 var plotColors = []color.Color{
@@ -230,38 +233,4 @@ func abbreviate(s string, n int) string {
 		s = s[:n-3] + "..."
 	}
 	return s
-}
-
-// writeFileAtomic writes w to path so that readers see either the old file
-// or the complete new one, never a partial file.
-func writeFileAtomic(path string, w io.WriterTo) (err error) {
-	dir, name := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+name+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	// CreateTemp makes the file private; give it the mode of an ordinary
-	// new file (before the umask, which Chmod does not apply).
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if _, err = w.WriteTo(f); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

@@ -185,10 +185,14 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var cfg train.Config
 	var err error
 	if *resume != "" {
-		for name := range set {
-			if name != "resume" && name != "epochs" && name != "data" && name != "v" {
-				return fmt.Errorf("--%s cannot be given with --resume: the run's settings come from %s", name, filepath.Join(*resume, train.RunFile))
+		var extra []string // in flag.Visit's (sorted) order, so the message is stable
+		fs.Visit(func(fl *flag.Flag) {
+			if n := fl.Name; n != "resume" && n != "epochs" && n != "data" && n != "v" {
+				extra = append(extra, "--"+n)
 			}
+		})
+		if len(extra) > 0 {
+			return fmt.Errorf("%s cannot be given with --resume: the run's settings come from %s", strings.Join(extra, ", "), filepath.Join(*resume, train.RunFile))
 		}
 		if cfg, err = train.ReadConfig(*resume); err != nil {
 			return err

@@ -253,7 +253,7 @@ func TestTrainBadFlags(t *testing.T) {
 		{[]string{"extra"}, 2, `unexpected argument "extra"`},
 		{[]string{"--model", "cnn", "--data", t.TempDir()}, 1, "train-images-idx3-ubyte"},
 		{[]string{"--resume", t.TempDir()}, 1, "run.json"},
-		{[]string{"--resume", out, "--lr", "0.3"}, 1, "--lr cannot be given with --resume"},
+		{[]string{"--resume", out, "--lr", "0.3"}, 1, "--lr, --out cannot be given with --resume"},
 	}
 	for _, tc := range cases {
 		args := append([]string{"train", "--data", data, "--out", out}, tc.args...)
