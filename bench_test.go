@@ -2,7 +2,7 @@ package autodrop
 
 import (
 	"fmt"
-	"runtime"
+	"runtime/debug"
 	"slices"
 	"testing"
 	"time"
@@ -36,9 +36,10 @@ func BenchmarkObserve(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			// Collect the garbage of earlier sub-benchmarks now, so that no
-			// background GC competes with the timed loop.
-			runtime.GC()
+			// Collect and return the memory of earlier sub-benchmarks now,
+			// so that neither the GC nor the scavenger competes with the
+			// timed loop.
+			debug.FreeOSMemory()
 			obs := make([]time.Duration, 0, 64)
 			cps := make([]time.Duration, 0, 64)
 			b.SetBytes(int64(4 * n))
