@@ -1,5 +1,42 @@
 #include "textflag.h"
 
+// Horizontal sum of the four float64 lanes of Y into the low lane of X.
+#define HSUM(Y, X, T) \
+	VEXTRACTF128 $1, Y, T \
+	VADDPD       T, X, X \
+	VPERMILPD    $1, X, T \
+	VADDSD       T, X, X
+
+// Loads the arguments (x, a, b, n) and zeroes the six accumulators: Y8/Y9
+// dot, Y10/Y11 ss, Y12/Y13 pp.
+#define SETUP \
+	MOVQ   x+0(FP), SI \
+	MOVQ   a+8(FP), DI \
+	MOVQ   b+16(FP), DX \
+	MOVQ   n+24(FP), CX \
+	VXORPD Y8, Y8, Y8 \
+	VXORPD Y9, Y9, Y9 \
+	VXORPD Y10, Y10, Y10 \
+	VXORPD Y11, Y11, Y11 \
+	VXORPD Y12, Y12, Y12 \
+	VXORPD Y13, Y13, Y13 \
+	XORQ   AX, AX
+
+// Adds the accumulator pairs, reduces them and returns (dot, ss, pp).
+#define FINISH \
+	VADDPD Y9, Y8, Y8 \
+	VADDPD Y11, Y10, Y10 \
+	VADDPD Y13, Y12, Y12 \
+	HSUM(Y8, X8, X0) \
+	HSUM(Y10, X10, X0) \
+	HSUM(Y12, X12, X0) \
+	MOVSD  X8, dot+32(FP) \
+	MOVSD  X10, ss+40(FP) \
+	MOVSD  X12, pp+48(FP) \
+	VZEROUPPER \
+	RET
+
+
 // func cpuHasAVX2FMA() bool
 // CPUID.1:ECX FMA (bit 12), OSXSAVE (27), AVX (28); XCR0 bits 1 and 2 (the OS
 // saves XMM and YMM state); CPUID.(7,0):EBX AVX2 (bit 5).
@@ -30,28 +67,11 @@ TEXT ·cpuHasAVX2FMA(SB), NOSPLIT, $0-1
 no:
 	RET
 
-// Horizontal sum of the four float64 lanes of Y into the low lane of X.
-#define HSUM(Y, X, T) \
-	VEXTRACTF128 $1, Y, T \
-	VADDPD       T, X, X \
-	VPERMILPD    $1, X, T \
-	VADDSD       T, X, X
-
 // func sums3f32AVX(x, a, b *float32, n int) (dot, ss, pp float64)
 // n must be a multiple of 8. s = x-a and p = a-b in float64; two sets of
 // accumulators, combined at the end.
 TEXT ·sums3f32AVX(SB), NOSPLIT, $0-56
-	MOVQ   x+0(FP), SI
-	MOVQ   a+8(FP), DI
-	MOVQ   b+16(FP), DX
-	MOVQ   n+24(FP), CX
-	VXORPD Y8, Y8, Y8
-	VXORPD Y9, Y9, Y9
-	VXORPD Y10, Y10, Y10
-	VXORPD Y11, Y11, Y11
-	VXORPD Y12, Y12, Y12
-	VXORPD Y13, Y13, Y13
-	XORQ   AX, AX
+	SETUP
 
 loop32:
 	CMPQ        AX, CX
@@ -79,32 +99,12 @@ loop32:
 	JMP         loop32
 
 done32:
-	VADDPD Y9, Y8, Y8
-	VADDPD Y11, Y10, Y10
-	VADDPD Y13, Y12, Y12
-	HSUM(Y8, X8, X0)
-	HSUM(Y10, X10, X0)
-	HSUM(Y12, X12, X0)
-	MOVSD  X8, dot+32(FP)
-	MOVSD  X10, ss+40(FP)
-	MOVSD  X12, pp+48(FP)
-	VZEROUPPER
-	RET
+	FINISH
 
 // func sums3f64AVX(x, a, b *float64, n int) (dot, ss, pp float64)
 // n must be a multiple of 8.
 TEXT ·sums3f64AVX(SB), NOSPLIT, $0-56
-	MOVQ   x+0(FP), SI
-	MOVQ   a+8(FP), DI
-	MOVQ   b+16(FP), DX
-	MOVQ   n+24(FP), CX
-	VXORPD Y8, Y8, Y8
-	VXORPD Y9, Y9, Y9
-	VXORPD Y10, Y10, Y10
-	VXORPD Y11, Y11, Y11
-	VXORPD Y12, Y12, Y12
-	VXORPD Y13, Y13, Y13
-	XORQ   AX, AX
+	SETUP
 
 loop64:
 	CMPQ        AX, CX
@@ -132,14 +132,4 @@ loop64:
 	JMP         loop64
 
 done64:
-	VADDPD Y9, Y8, Y8
-	VADDPD Y11, Y10, Y10
-	VADDPD Y13, Y12, Y12
-	HSUM(Y8, X8, X0)
-	HSUM(Y10, X10, X0)
-	HSUM(Y12, X12, X0)
-	MOVSD  X8, dot+32(FP)
-	MOVSD  X10, ss+40(FP)
-	MOVSD  X12, pp+48(FP)
-	VZEROUPPER
-	RET
+	FINISH
