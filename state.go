@@ -292,7 +292,7 @@ func (s *Scheduler[T]) UnmarshalBinary(data []byte) error {
 			}
 			n.cur = 0
 			if n.tailPending() {
-				n.tail = make([]float64, total)
+				n.tail = staggered[float64](total, 3)
 				readElems(r, n.tail)
 			}
 			for _, v := range n.buf[0] {
