@@ -143,26 +143,15 @@ func run(epochs, nTrain, nTest, batch, hidden int, cfg autodrop.Config, dataDir,
 		if err != nil {
 			return err
 		}
-		rec := r.Record
-		angle, delta := "-", "-"
-		if rec.HasAngle {
-			angle = fmt.Sprintf("%.3f", rec.Angle)
+		// The core's one-line form of the decision (angle, delta, theta,
+		// lr, armed, drops); schedules without AutoDrop give only the lr.
+		decision := fmt.Sprintf("epoch %d lr %g", r.Epoch, r.LR)
+		if r.HasRecord {
+			decision = r.Record.String()
 		}
-		if rec.HasDelta {
-			delta = fmt.Sprintf("%+.4f", rec.Delta)
-		}
-		event := ""
-		switch {
-		case rec.Dropped && r.Averaged:
-			event = " DROP (tail average written back)"
-		case rec.Dropped:
-			event = " DROP"
-		case rec.Armed:
-			event = fmt.Sprintf(" armed, %d left", rec.Left)
-		}
-		fmt.Printf("epoch %3d  test loss %.4f acc %.2f%%  angle %s delta %s  lr %.4g%s  [train %v, adapter %v]\n",
-			r.Epoch, tensors.ToScalar[float32](eval[0]), 100*tensors.ToScalar[float32](eval[len(eval)-1]),
-			angle, delta, r.LR, event, trainTime.Round(time.Millisecond), r.Duration.Round(time.Microsecond))
+		fmt.Printf("%s  test loss %.4f acc %.2f%%  [train %v, adapter %v]\n",
+			decision, tensors.ToScalar[float32](eval[0]), 100*tensors.ToScalar[float32](eval[len(eval)-1]),
+			trainTime.Round(time.Millisecond), r.Duration.Round(time.Microsecond))
 		if ckpt != nil {
 			if err := ckpt.Save(); err != nil {
 				return err

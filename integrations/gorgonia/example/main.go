@@ -266,26 +266,15 @@ func run(o options) error {
 			lossSum += float64(loss)
 			correct += c
 		}
-		rec := res.Record
-		angle, delta := "-", "-"
-		if rec.HasAngle {
-			angle = fmt.Sprintf("%.3f", rec.Angle)
+		// The core's one-line form of the decision (angle, delta, theta,
+		// lr, armed, drops); schedules without AutoDrop give only the lr.
+		decision := fmt.Sprintf("epoch %d lr %g", res.Epoch, res.LR)
+		if res.HasRecord {
+			decision = res.Record.String()
 		}
-		if rec.HasDelta {
-			delta = fmt.Sprintf("%+.4f", rec.Delta)
-		}
-		event := ""
-		switch {
-		case rec.Dropped && res.Averaged:
-			event = " DROP (tail average written back)"
-		case rec.Dropped:
-			event = " DROP"
-		case rec.Armed:
-			event = fmt.Sprintf(" armed, %d left", rec.Left)
-		}
-		fmt.Printf("epoch %3d  test loss %.4f acc %.2f%%  angle %s delta %s  lr %.4g%s  [train %v, adapter %v]\n",
-			res.Epoch, lossSum/float64(len(testX)), 100*float64(correct)/float64(len(testX)*o.batch),
-			angle, delta, res.LR, event, trainTime.Round(time.Millisecond), res.Duration.Round(time.Microsecond))
+		fmt.Printf("%s  test loss %.4f acc %.2f%%  [train %v, adapter %v]\n",
+			decision, lossSum/float64(len(testX)), 100*float64(correct)/float64(len(testX)*o.batch),
+			trainTime.Round(time.Millisecond), res.Duration.Round(time.Microsecond))
 		if o.ckpt != "" {
 			if err := adapter.SaveCheckpoint(o.ckpt); err != nil {
 				return err
